@@ -1,0 +1,2 @@
+//! Throughput benchmarks.
+fn main() {}

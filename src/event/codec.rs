@@ -1,0 +1,69 @@
+//! The stored binary form of events and projections: the one module that knows the
+//! codec, so the format can move (e.g. to wincode, which reads bincode 1 bytes) without
+//! touching the rest of the crate.
+//!
+//! bincode 1.3.3 with varint integers, little endian, and a hard size limit on every
+//! decode, so a corrupted length prefix can never make it allocate gigabytes.
+
+use bincode::Options;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Event;
+
+/// Version of the stored event layout, written in every block header. Bump it when a
+/// stored type changes shape, and teach `decode_event` to upcast the old one.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Largest single stored event. Far above any real event (a big exchange snapshot is a
+/// few hundred KiB); its job is to bound what a corrupted length can ask for.
+pub const MAX_EVENT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Largest stored projection checkpoint: positions and orders of a big account.
+pub const MAX_CHECKPOINT_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// A record that could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(String);
+
+fn options(limit: u64) -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_little_endian()
+        .with_varint_encoding()
+        .with_limit(limit)
+        .reject_trailing_bytes()
+}
+
+/// Append the stored form of `event` to `out`.
+pub fn encode_event(event: &Event, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    options(MAX_EVENT_BYTES)
+        .serialize_into(out, event)
+        .map_err(|e| CodecError(e.to_string()))
+}
+
+/// Decode one stored event written with `version`.
+pub fn decode_event(version: u16, bytes: &[u8]) -> Result<Event, CodecError> {
+    match version {
+        FORMAT_VERSION => options(MAX_EVENT_BYTES)
+            .deserialize(bytes)
+            .map_err(|e| CodecError(e.to_string())),
+        other => Err(CodecError(format!(
+            "stored format version {other} is not known to this build (newest is {FORMAT_VERSION})"
+        ))),
+    }
+}
+
+/// Encode any value (checkpoints, canonical projection bytes).
+pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    options(MAX_CHECKPOINT_BYTES)
+        .serialize(value)
+        .map_err(|e| CodecError(e.to_string()))
+}
+
+/// Decode any value written by `encode_value`.
+pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    options(MAX_CHECKPOINT_BYTES)
+        .deserialize(bytes)
+        .map_err(|e| CodecError(e.to_string()))
+}

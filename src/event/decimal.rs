@@ -1,0 +1,309 @@
+//! Exact decimal money and quantities.
+//!
+//! Prices, quantities, fees and PnL are never `f64`. The value type is `rust_decimal`
+//! (96-bit mantissa, scale 0..=28); this newtype adds the two things the ledger needs
+//! on top of it: a *canonical* stored form ("1.0" and "1.00" encode to the same bytes,
+//! so they hash the same) and a JSON form that is always a string, as venues send it.
+//! Arithmetic is checked: an overflow is an error the caller attributes to a seq, never
+//! a panic.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An exact decimal number. Equality is numeric (`1.0 == 1.00`).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Decimal(rust_decimal::Decimal);
+
+/// Why a text could not be read as a decimal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid decimal `{text}`: {reason}")]
+pub struct DecimalParseError {
+    /// The offending text (truncated to 40 characters).
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Decimal {
+    /// Zero.
+    pub const ZERO: Decimal = Decimal(rust_decimal::Decimal::ZERO);
+    /// One.
+    pub const ONE: Decimal = Decimal(rust_decimal::Decimal::ONE);
+
+    /// `mantissa × 10^-scale`; `None` when the scale is above 28.
+    pub fn from_parts(mantissa: i64, scale: u32) -> Option<Decimal> {
+        rust_decimal::Decimal::try_from_i128_with_scale(i128::from(mantissa), scale)
+            .ok()
+            .map(Decimal)
+    }
+
+    /// A whole number.
+    pub fn from_int(value: i64) -> Decimal {
+        Decimal(rust_decimal::Decimal::from(value))
+    }
+
+    /// The same value with trailing zeros removed: the canonical form.
+    pub fn normalized(self) -> Decimal {
+        Decimal(self.0.normalize())
+    }
+
+    /// True for zero (of any scale).
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    /// True when strictly above zero.
+    pub fn is_positive(self) -> bool {
+        self.0.is_sign_positive() && !self.0.is_zero()
+    }
+
+    /// True when strictly below zero.
+    pub fn is_negative(self) -> bool {
+        self.0.is_sign_negative() && !self.0.is_zero()
+    }
+
+    /// Absolute value.
+    pub fn abs(self) -> Decimal {
+        Decimal(self.0.abs())
+    }
+
+    /// `-1`, `0` or `1`.
+    pub fn signum(self) -> Decimal {
+        if self.is_zero() {
+            Decimal::ZERO
+        } else if self.is_negative() {
+            Decimal::ONE.neg()
+        } else {
+            Decimal::ONE
+        }
+    }
+
+    /// Checked addition.
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
+        self.0.checked_add(other.0).map(Decimal)
+    }
+
+    /// Checked subtraction.
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
+        self.0.checked_sub(other.0).map(Decimal)
+    }
+
+    /// Checked multiplication; results past 28 fractional digits are rounded (banker's).
+    pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
+        self.0.checked_mul(other.0).map(Decimal)
+    }
+
+    /// Checked division; `None` on division by zero or overflow.
+    pub fn checked_div(self, other: Decimal) -> Option<Decimal> {
+        self.0.checked_div(other.0).map(Decimal)
+    }
+
+    /// Negation (cannot overflow: the mantissa is sign-magnitude).
+    pub fn neg(self) -> Decimal {
+        Decimal(-self.0)
+    }
+
+    /// Round to `dp` fractional digits, half away from zero.
+    pub fn round_dp(self, dp: u32) -> Decimal {
+        Decimal(
+            self.0
+                .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        )
+    }
+
+    /// Largest multiple of `step` that is not above `self` in magnitude (towards zero).
+    /// `None` when `step` is not positive.
+    pub fn floor_to_step(self, step: Decimal) -> Option<Decimal> {
+        if !step.is_positive() {
+            return None;
+        }
+        let units = self.0.checked_div(step.0)?.trunc();
+        units.checked_mul(step.0).map(Decimal)
+    }
+
+    /// Nearest multiple of `step` (half away from zero). `None` when `step` is not positive.
+    pub fn round_to_step(self, step: Decimal) -> Option<Decimal> {
+        if !step.is_positive() {
+            return None;
+        }
+        let units = self
+            .0
+            .checked_div(step.0)?
+            .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        units.checked_mul(step.0).map(Decimal)
+    }
+
+    /// The smaller of two values.
+    pub fn min(self, other: Decimal) -> Decimal {
+        if other < self { other } else { self }
+    }
+
+    /// The larger of two values.
+    pub fn max(self, other: Decimal) -> Decimal {
+        if other > self { other } else { self }
+    }
+
+    /// Canonical `(mantissa, scale)`: the stored and hashed form.
+    pub fn to_canonical_parts(self) -> (i128, u8) {
+        let n = self.0.normalize();
+        // Invariant: rust_decimal scales are 0..=28, so they fit a u8.
+        (n.mantissa(), n.scale() as u8)
+    }
+
+    /// Rebuild from stored parts.
+    pub fn from_canonical_parts(mantissa: i128, scale: u8) -> Option<Decimal> {
+        rust_decimal::Decimal::try_from_i128_with_scale(mantissa, u32::from(scale))
+            .ok()
+            .map(Decimal)
+    }
+
+    /// Lossy conversion for charts and ratios in reports; never used for money.
+    pub fn to_f64_lossy(self) -> f64 {
+        use rust_decimal::prelude::ToPrimitive;
+        self.0.to_f64().unwrap_or(f64::NAN)
+    }
+}
+
+impl FromStr for Decimal {
+    type Err = DecimalParseError;
+
+    /// Plain decimal notation only (`-12.50`); exponents and non-numbers are refused, and
+    /// so is any text that would lose digits, so what is read is exactly what was written.
+    fn from_str(text: &str) -> Result<Decimal, DecimalParseError> {
+        let err = |reason: &str| DecimalParseError {
+            text: text.chars().take(40).collect(),
+            reason: reason.to_string(),
+        };
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let well_formed = !digits.is_empty()
+            && !digits.starts_with('.')
+            && !digits.ends_with('.')
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && digits.bytes().filter(|&b| b == b'.').count() <= 1;
+        if !well_formed {
+            return Err(err("expected plain decimal notation such as \"42000.5\""));
+        }
+        rust_decimal::Decimal::from_str_exact(text)
+            .map(Decimal)
+            .map_err(|e| err(&e.to_string()))
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.normalize(), f)
+    }
+}
+
+impl fmt::Debug for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl Serialize for Decimal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            self.to_canonical_parts().serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(DecimalVisitor)
+        } else {
+            let (mantissa, scale) = <(i128, u8)>::deserialize(deserializer)?;
+            Decimal::from_canonical_parts(mantissa, scale)
+                .ok_or_else(|| de::Error::custom("stored decimal out of range"))
+        }
+    }
+}
+
+struct DecimalVisitor;
+
+impl Visitor<'_> for DecimalVisitor {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decimal as a JSON string, such as \"42000.5\"")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+        v.parse().map_err(E::custom)
+    }
+}
+
+impl schemars::JsonSchema for Decimal {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Decimal".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+            "description": "An exact decimal in plain notation, as a string (\"42000.5\")."
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn trailing_zeros_do_not_change_the_stored_bytes() {
+        let a = bincode::serialize(&d("1.0")).unwrap();
+        let b = bincode::serialize(&d("1.00")).unwrap();
+        let c = bincode::serialize(&d("1")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_ne!(a, bincode::serialize(&d("1.01")).unwrap());
+    }
+
+    #[test]
+    fn json_form_is_a_canonical_string() {
+        assert_eq!(serde_json::to_string(&d("0.010")).unwrap(), "\"0.01\"");
+        assert_eq!(
+            serde_json::from_str::<Decimal>("\"-42000.5\"").unwrap(),
+            d("-42000.5")
+        );
+        assert!(
+            serde_json::from_str::<Decimal>("42000.5").is_err(),
+            "numbers are refused"
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_plain_decimal_notation() {
+        for bad in [
+            "", "-", ".5", "5.", "1e5", "abc", "1.2.3", "+1", " 1", "NaN",
+        ] {
+            assert!(bad.parse::<Decimal>().is_err(), "{bad:?} should be refused");
+        }
+        assert!(
+            "123456789012345678901234567890.1"
+                .parse::<Decimal>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn step_rounding() {
+        assert_eq!(d("0.0127").floor_to_step(d("0.001")), Some(d("0.012")));
+        assert_eq!(d("-0.0127").floor_to_step(d("0.001")), Some(d("-0.012")));
+        assert_eq!(d("100.26").round_to_step(d("0.5")), Some(d("100.5")));
+        assert_eq!(d("1").floor_to_step(Decimal::ZERO), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Names and identifiers: venues, books, instruments, position keys, order and
+//! execution ids, and the log sequence number.
+//!
+//! Each is a newtype so a venue order id can never be passed where a client order id
+//! is meant. String ids are kept as the venue wrote them (no case folding).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Position of an event in the log: gapless, starting at 1.
+pub type Seq = u64;
+
+macro_rules! string_id {
+    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
+        #[$doc]
+        #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_string())
+            }
+        }
+    )*};
+}
+
+string_id! {
+    /// The venue namespace: an exchange (`bybit`), a chain (`solana`), a stock exchange.
+    Venue,
+    /// The asset class or market type inside a venue: `linear`, `spot`, `perps`, `stocks`.
+    Book,
+    /// The instrument's symbol as the venue names it: `BTCUSDT`, `BTC`.
+    Symbol,
+    /// Our id for an order; reused when a submit is retried, so retries are idempotent.
+    ClientOrderId,
+    /// The venue's id for an order.
+    VenueOrderId,
+    /// The venue's id for one execution (fill); unique per venue.
+    ExecId,
+    /// A strategy's name.
+    StrategyId,
+    /// An asset or currency code: `USDT`, `BTC`.
+    Asset,
+}
+
+/// `<venue>:<book>:<instrument>`: what a position nets over.
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct PositionKey {
+    /// Venue namespace.
+    pub venue: Venue,
+    /// Asset class within the venue.
+    pub book: Book,
+    /// Instrument symbol.
+    pub instrument: Symbol,
+}
+
+/// Why a text is not a position key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid position key `{0}`: expected <venue>:<book>:<instrument>, e.g. bybit:linear:BTCUSDT"
+)]
+pub struct PositionKeyParseError(pub String);
+
+impl PositionKey {
+    /// Build from parts.
+    pub fn new(venue: &str, book: &str, instrument: &str) -> PositionKey {
+        PositionKey {
+            venue: Venue::from(venue),
+            book: Book::from(book),
+            instrument: Symbol::from(instrument),
+        }
+    }
+}
+
+impl std::str::FromStr for PositionKey {
+    type Err = PositionKeyParseError;
+
+    fn from_str(s: &str) -> Result<PositionKey, PositionKeyParseError> {
+        let mut parts = s.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(v), Some(b), Some(i)) if !v.is_empty() && !b.is_empty() && !i.is_empty() => {
+                Ok(PositionKey::new(v, b, i))
+            }
+            _ => Err(PositionKeyParseError(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for PositionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.venue, self.book, self.instrument)
+    }
+}
+
+impl fmt::Debug for PositionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}

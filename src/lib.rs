@@ -1,0 +1,15 @@
+//! `ledger`: an event-sourced trading ledger.
+//!
+//! Every market tick, decision, order transition and fill is appended to a blake3
+//! hash-chained event log in an embedded redb database; positions, orders and PnL are
+//! pure projections (a fold) of that log.
+//!
+//! # Layout, in the order data flows
+//!
+//! * [`event`]: the contract — payload kinds, exact decimals, time, ids, codec, JSON.
+//! * [`log`]: the redb store — blocks of events chained by blake3, single writer with
+//!   group commit, readers, indexes, checkpoints, verification.
+//! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
+//! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
+
+pub mod event;
