@@ -12,4 +12,7 @@
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
+pub mod cli;
 pub mod event;
+pub mod log;
+pub mod reduce;

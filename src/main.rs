@@ -1,1 +1,65 @@
-fn main() {}
+//! The `ledger` binary: parse arguments, run, map the outcome to an exit code.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use ledger::cli::{Cli, EXIT_CORRUPT, run};
+use ledger::log::LogError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // redb can panic on some damaged pages (e.g. its allocator bitmap) instead of
+    // returning an error. The panic is caught here and reported as a damaged file;
+    // the hook only records its message so no raw panic text reaches the user.
+    let last_panic: Arc<Mutex<Option<String>>> = Arc::default();
+    let record = Arc::clone(&last_panic);
+    panic::set_hook(Box::new(move |info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        if let Ok(mut slot) = record.lock() {
+            *slot = Some(format!("{message}{place}"));
+        }
+    }));
+    match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => report(err),
+        Err(_) => {
+            let detail = last_panic
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_default();
+            eprintln!(
+                "error: internal failure, most likely a damaged ledger file ({detail}); \
+                 run `ledger verify` and restore from a copy if it fails"
+            );
+            ExitCode::from(EXIT_CORRUPT)
+        }
+    }
+}
+
+fn report(err: anyhow::Error) -> ExitCode {
+    // A closed pipe (`ledger export | head`) is the reader's choice, not a failure.
+    let broken_pipe = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {err:#}");
+    let corrupt = err
+        .chain()
+        .any(|c| matches!(c.downcast_ref::<LogError>(), Some(LogError::Corrupt { .. })));
+    ExitCode::from(if corrupt { EXIT_CORRUPT } else { 1 })
+}

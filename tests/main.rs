@@ -1,1 +1,14 @@
-//! Integration tests: one binary, a file per subcommand.
+//! Integration tests: one binary, a file per subcommand, plus crash, corruption,
+//! bad-input and round-trip files. They run the real `ledger` binary on fixtures in
+//! `replay/` and on files they write, in temporary directories.
+
+mod support;
+
+mod audit;
+mod bad_input;
+mod corruption;
+mod crash;
+mod import_export;
+mod replay;
+mod stats;
+mod verify;

@@ -1,0 +1,71 @@
+//! The command line: one file per subcommand, each with its clap arguments and an
+//! `exec` that calls the library; `output` is the only printer.
+//!
+//! Boundary: the only place that uses `anyhow`, reads files named by the user, and
+//! decides exit codes.
+
+mod audit;
+mod demo;
+mod export;
+mod import;
+mod output;
+mod positions;
+mod replay;
+mod stats;
+mod verify;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use output::{Output, Table};
+
+/// Exit code when the log fails verification (a corrupted or altered ledger).
+pub const EXIT_CORRUPT: u8 = 3;
+
+/// An event-sourced trading ledger: a hash-chained event log in redb, with positions,
+/// orders and PnL as pure projections of it.
+#[derive(Debug, Parser)]
+#[command(name = "ledger", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Ledger database file.
+    #[arg(long, global = true, default_value = "ledger.redb")]
+    pub db: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a ledger from the bundled sample, print positions, verify, audit.
+    Demo(demo::Args),
+    /// Append events from a JSON Lines file (all or nothing).
+    Import(import::Args),
+    /// Write events as JSON Lines to stdout.
+    Export(export::Args),
+    /// Fold the log and print the positions.
+    Replay(replay::Args),
+    /// Every event that shaped one position, recomputed and proven.
+    Audit(audit::Args),
+    /// Recompute the hash chain and every checkpoint.
+    Verify(verify::Args),
+    /// Head, counts by kind, size on disk.
+    Stats(stats::Args),
+}
+
+/// Run the parsed command. Errors carry their context for the user.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Output { json: cli.json };
+    match cli.command {
+        Command::Demo(args) => demo::exec(&cli.db, args, out),
+        Command::Import(args) => import::exec(&cli.db, args, out),
+        Command::Export(args) => export::exec(&cli.db, args, out),
+        Command::Replay(args) => replay::exec(&cli.db, args, out),
+        Command::Audit(args) => audit::exec(&cli.db, args, out),
+        Command::Verify(args) => verify::exec(&cli.db, args, out),
+        Command::Stats(args) => stats::exec(&cli.db, args, out),
+    }
+}

@@ -1,0 +1,27 @@
+//! The event log in redb: blocks of events chained by blake3, the single writer with
+//! group commit, consistent readers, the position and execution indexes, projection
+//! checkpoints, and verification.
+//!
+//! Boundary: knows the event codec and the reducer (to keep checkpoints and refuse
+//! events that do not apply); knows nothing of strategies, venues or the CLI.
+
+mod appender;
+pub mod block;
+mod error;
+mod position;
+mod reader;
+mod replay;
+mod store;
+pub mod tables;
+mod verify;
+mod writer;
+
+pub use appender::{Appender, PendingAppend};
+pub use block::{BlockHeader, Hash};
+pub use error::LogError;
+pub use position::{ProvenEvent, position_events};
+pub use reader::{Checkpoint, Head, Reader, decode_record, for_each_record};
+pub use replay::{fold, load_checkpoint, projection_at};
+pub use store::{Ledger, OpenMode};
+pub use verify::{VerifyReport, verify};
+pub use writer::{AppendOutcome, DEFAULT_CHECKPOINT_EVERY, Writer, WriterOptions};

@@ -1,0 +1,306 @@
+//! Reading the log: the head, blocks with their headers, events, the position index and
+//! checkpoints, all from one redb read transaction (a consistent snapshot).
+//!
+//! Every body handed out has been hashed and compared with its header, and every header
+//! walked has been checked against its predecessor: what a reader returns proves itself.
+
+use std::ops::ControlFlow;
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+
+use super::block::{self, BlockHeader, Hash};
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, POSITIONS};
+use super::LogError;
+use crate::event::{Envelope, Seq, codec};
+
+/// The last committed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Head {
+    /// Its seq (0 for an empty log).
+    pub seq: Seq,
+    /// Hash of the block holding it (`Hash::GENESIS` for an empty log).
+    pub hash: Hash,
+}
+
+/// A stored projection checkpoint.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The projection is the state after this seq.
+    pub seq: Seq,
+    /// The projection hash stored with it.
+    pub hash: Hash,
+    /// `codec` bytes of the projection.
+    pub bytes: Vec<u8>,
+}
+
+/// A consistent view of the log.
+pub struct Reader {
+    chain: ReadOnlyTable<u64, &'static [u8]>,
+    blocks: ReadOnlyTable<u64, &'static [u8]>,
+    positions: ReadOnlyTable<(&'static str, u64), &'static [u8]>,
+    checkpoints: ReadOnlyTable<u64, &'static [u8]>,
+    _txn: ReadTransaction,
+}
+
+impl Reader {
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Reader, LogError> {
+        Ok(Reader {
+            chain: txn.open_table(CHAIN)?,
+            blocks: txn.open_table(BLOCKS)?,
+            positions: txn.open_table(POSITIONS)?,
+            checkpoints: txn.open_table(CHECKPOINTS)?,
+            _txn: txn,
+        })
+    }
+
+    /// The head of the log, from the last header (not verified: see `verify_headers`).
+    pub fn head(&self) -> Result<Head, LogError> {
+        match self.chain.last()? {
+            None => Ok(Head::default()),
+            Some((k, v)) => {
+                let h = decode_header(k.value(), v.value())?;
+                Ok(Head { seq: h.last_seq(), hash: h.hash })
+            }
+        }
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> Result<u64, LogError> {
+        Ok(self.chain.len()?)
+    }
+
+    /// Walk every header from genesis, checking that seqs are gapless and each header
+    /// chains to the one before. Cheap: bodies are not read. Calls `visit` with each.
+    pub fn walk_headers(
+        &self,
+        mut visit: impl FnMut(&BlockHeader) -> ControlFlow<()>,
+    ) -> Result<Head, LogError> {
+        let mut prev = Head::default();
+        for row in self.chain.iter()? {
+            let (k, v) = row?;
+            let h = decode_header(k.value(), v.value())?;
+            check_link(&prev, &h)?;
+            prev = Head { seq: h.last_seq(), hash: h.hash };
+            if visit(&h).is_break() {
+                break;
+            }
+        }
+        Ok(prev)
+    }
+
+    /// The header of the block holding `seq`.
+    pub fn header_for(&self, seq: Seq) -> Result<Option<BlockHeader>, LogError> {
+        let Some(row) = self.chain.range(..=seq)?.next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = row?;
+        let h = decode_header(k.value(), v.value())?;
+        Ok((h.last_seq() >= seq).then_some(h))
+    }
+
+    /// Read the body of `header`'s block and check it against the header.
+    pub fn verified_body(&self, header: &BlockHeader) -> Result<Vec<u8>, LogError> {
+        let guard = self.blocks.get(header.first_seq)?.ok_or_else(|| LogError::Corrupt {
+            seq: header.first_seq,
+            detail: "block body missing".into(),
+        })?;
+        let body = guard.value();
+        check_body(header, body)?;
+        Ok(body.to_vec())
+    }
+
+    /// Visit every block overlapping `from..=to` in order, with its verified body.
+    /// Headers are checked from genesis, so the chain up to `to` is proven.
+    pub fn for_each_block(
+        &self,
+        from: Seq,
+        to: Seq,
+        mut visit: impl FnMut(&BlockHeader, &[u8]) -> Result<ControlFlow<()>, LogError>,
+    ) -> Result<(), LogError> {
+        let mut prev = Head::default();
+        let mut bodies = self.blocks.range(from.saturating_sub(u64::from(block::BLOCK_MAX_EVENTS))..)?;
+        for row in self.chain.iter()? {
+            let (k, v) = row?;
+            let h = decode_header(k.value(), v.value())?;
+            check_link(&prev, &h)?;
+            prev = Head { seq: h.last_seq(), hash: h.hash };
+            if h.last_seq() < from {
+                continue;
+            }
+            if h.first_seq > to {
+                break;
+            }
+            let body = loop {
+                match bodies.next().transpose()? {
+                    Some((bk, bv)) if bk.value() == h.first_seq => break bv,
+                    Some((bk, _)) if bk.value() < h.first_seq => continue,
+                    _ => {
+                        return Err(LogError::Corrupt {
+                            seq: h.first_seq,
+                            detail: "block body missing".into(),
+                        });
+                    }
+                }
+            };
+            check_body(&h, body.value())?;
+            if visit(&h, body.value())?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Visit every event with `from <= seq <= to`, decoded, in order.
+    pub fn for_each_event(
+        &self,
+        from: Seq,
+        to: Seq,
+        mut visit: impl FnMut(Envelope) -> Result<ControlFlow<()>, LogError>,
+    ) -> Result<(), LogError> {
+        let mut stop = false;
+        self.for_each_block(from, to, |header, body| {
+            for_each_record(header, body, |seq, record| {
+                if seq < from {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                if seq > to {
+                    stop = true;
+                    return Ok(ControlFlow::Break(()));
+                }
+                let event = decode_record(header, seq, record)?;
+                let flow = visit(Envelope { seq, event })?;
+                stop = flow.is_break();
+                Ok(flow)
+            })?;
+            Ok(if stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+        })
+    }
+
+    /// The blocks (first seq) and offsets within them of every event indexed under
+    /// `position_key`, in seq order.
+    pub fn position_entries(&self, position_key: &str) -> Result<Vec<(Seq, Vec<u32>)>, LogError> {
+        let mut out = Vec::new();
+        for row in self.positions.range((position_key, 0)..=(position_key, u64::MAX))? {
+            let (k, v) = row?;
+            let (_, first_seq) = k.value();
+            let offsets = block::decode_offsets(v.value()).ok_or_else(|| LogError::Corrupt {
+                seq: first_seq,
+                detail: format!("position index row for {position_key} is malformed"),
+            })?;
+            out.push((first_seq, offsets));
+        }
+        Ok(out)
+    }
+
+    /// Every position key present in the index, in order.
+    pub fn position_keys(&self) -> Result<Vec<String>, LogError> {
+        let mut keys: Vec<String> = Vec::new();
+        for row in self.positions.iter()? {
+            let (k, _) = row?;
+            let (key, _) = k.value();
+            if keys.last().map(String::as_str) != Some(key) {
+                keys.push(key.to_string());
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The latest checkpoint at or before `seq`.
+    pub fn checkpoint_at_or_before(&self, seq: Seq) -> Result<Option<Checkpoint>, LogError> {
+        match self.checkpoints.range(..=seq)?.next_back() {
+            None => Ok(None),
+            Some(row) => {
+                let (k, v) = row?;
+                decode_checkpoint(k.value(), v.value()).map(Some)
+            }
+        }
+    }
+
+    /// Every checkpoint, in seq order.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, LogError> {
+        let mut out = Vec::new();
+        for row in self.checkpoints.iter()? {
+            let (k, v) = row?;
+            out.push(decode_checkpoint(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+/// Call `visit(seq, record)` for each record of a verified body, checking the count.
+pub fn for_each_record(
+    header: &BlockHeader,
+    body: &[u8],
+    mut visit: impl FnMut(Seq, &[u8]) -> Result<ControlFlow<()>, LogError>,
+) -> Result<(), LogError> {
+    let mut seq = header.first_seq;
+    for record in block::records(body) {
+        let record = record.map_err(|offset| LogError::Corrupt {
+            seq,
+            detail: format!("record length at byte {offset} of the block runs past its end"),
+        })?;
+        if seq > header.last_seq() {
+            return Err(LogError::Corrupt { seq, detail: "block holds more events than its header".into() });
+        }
+        if visit(seq, record)?.is_break() {
+            return Ok(());
+        }
+        seq += 1;
+    }
+    if seq != header.last_seq() + 1 {
+        return Err(LogError::Corrupt { seq, detail: "block holds fewer events than its header".into() });
+    }
+    Ok(())
+}
+
+/// Decode one record of `header`'s block.
+pub fn decode_record(header: &BlockHeader, seq: Seq, record: &[u8]) -> Result<crate::event::Event, LogError> {
+    codec::decode_event(header.format, record)
+        .map_err(|e| LogError::Corrupt { seq, detail: format!("event does not decode: {e}") })
+}
+
+fn decode_header(key: u64, bytes: &[u8]) -> Result<BlockHeader, LogError> {
+    match BlockHeader::decode(bytes) {
+        Some(h) if h.first_seq == key && h.count > 0 => Ok(h),
+        _ => Err(LogError::Corrupt { seq: key, detail: "block header is malformed".into() }),
+    }
+}
+
+fn check_link(prev: &Head, h: &BlockHeader) -> Result<(), LogError> {
+    if h.first_seq != prev.seq + 1 {
+        return Err(LogError::Corrupt {
+            seq: prev.seq + 1,
+            detail: format!("gap in the log: block after seq {} starts at {}", prev.seq, h.first_seq),
+        });
+    }
+    if h.prev_hash != prev.hash {
+        return Err(LogError::Corrupt {
+            seq: h.first_seq,
+            detail: "block does not chain to the previous block's hash".into(),
+        });
+    }
+    let expected = BlockHeader::chain_hash(h.prev_hash, h.first_seq, h.count, h.format, h.body_hash);
+    if expected != h.hash {
+        return Err(LogError::Corrupt { seq: h.first_seq, detail: "block header hash does not match".into() });
+    }
+    Ok(())
+}
+
+fn check_body(h: &BlockHeader, body: &[u8]) -> Result<(), LogError> {
+    if Hash(*blake3::hash(body).as_bytes()) != h.body_hash {
+        return Err(LogError::Corrupt {
+            seq: h.first_seq,
+            detail: format!("block {}..={} does not match its hash", h.first_seq, h.last_seq()),
+        });
+    }
+    Ok(())
+}
+
+fn decode_checkpoint(seq: Seq, bytes: &[u8]) -> Result<Checkpoint, LogError> {
+    if bytes.len() < 32 {
+        return Err(LogError::Corrupt { seq, detail: "checkpoint is truncated".into() });
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&bytes[..32]);
+    Ok(Checkpoint { seq, hash: Hash(hash), bytes: bytes[32..].to_vec() })
+}

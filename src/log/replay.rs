@@ -1,0 +1,66 @@
+//! Folding the log into a projection: from genesis, or from the nearest checkpoint,
+//! whose stored hash is checked before it is trusted.
+
+use std::ops::ControlFlow;
+
+use super::block::Hash;
+use super::{LogError, Reader};
+use crate::event::{Seq, codec};
+use crate::reduce::Projection;
+
+/// Decode a checkpoint and check it against its stored hash.
+pub fn load_checkpoint(cp: &super::Checkpoint) -> Result<Projection, LogError> {
+    if Hash(*blake3::hash(&cp.bytes).as_bytes()) != cp.hash {
+        return Err(LogError::Corrupt { seq: cp.seq, detail: "checkpoint does not match its projection hash".into() });
+    }
+    let projection: Projection = codec::decode_value(&cp.bytes)
+        .map_err(|e| LogError::Corrupt { seq: cp.seq, detail: format!("checkpoint does not decode: {e}") })?;
+    if projection.last_seq() != cp.seq {
+        return Err(LogError::Corrupt {
+            seq: cp.seq,
+            detail: format!("checkpoint holds the state after seq {}", projection.last_seq()),
+        });
+    }
+    Ok(projection)
+}
+
+/// The projection after `seq`, starting from the latest checkpoint at or before it.
+/// Returns it with the seq of the checkpoint used (0 for genesis).
+pub fn projection_at(reader: &Reader, seq: Seq) -> Result<(Projection, Seq), LogError> {
+    let (start, base) = match reader.checkpoint_at_or_before(seq)? {
+        Some(cp) => (load_checkpoint(&cp)?, cp.seq),
+        None => (Projection::new(), 0),
+    };
+    let projection = fold(reader, start, seq, |_| {})?;
+    Ok((projection, base))
+}
+
+/// Apply the events after `projection.last_seq()` up to `to` to `projection`.
+/// `progress` is told each seq applied (cheaply: once per block).
+pub fn fold(
+    reader: &Reader,
+    mut projection: Projection,
+    to: Seq,
+    mut progress: impl FnMut(Seq),
+) -> Result<Projection, LogError> {
+    let from = projection.last_seq() + 1;
+    if from > to {
+        return Ok(projection);
+    }
+    reader.for_each_block(from, to, |header, body| {
+        super::reader::for_each_record(header, body, |seq, record| {
+            if seq < from {
+                return Ok(ControlFlow::Continue(()));
+            }
+            if seq > to {
+                return Ok(ControlFlow::Break(()));
+            }
+            let event = super::reader::decode_record(header, seq, record)?;
+            projection.apply(&crate::event::Envelope { seq, event })?;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        progress(header.last_seq().min(to));
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(projection)
+}

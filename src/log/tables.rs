@@ -1,0 +1,29 @@
+//! The redb table layout. People read these files with their own tools, so this is
+//! documented in ARCHITECTURE.md too; change both together and bump `LEDGER_FORMAT`.
+
+use redb::TableDefinition;
+
+/// Version of the table layout (not of the event encoding, see `codec::FORMAT_VERSION`).
+pub const LEDGER_FORMAT: u16 = 1;
+
+/// `"magic"` → `b"ledger"`, `"format"` → `LEDGER_FORMAT` (u16 LE).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// First seq of a block → the block body: its events, each `varint len ‖ bincode(Event)`.
+pub const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+
+/// First seq of a block → its 110-byte header (count, format, prev/body/block hashes).
+/// Kept apart from the bodies so the whole chain can be walked without reading them.
+pub const CHAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("chain");
+
+/// `(position key, block first seq)` → offsets (varint deltas) of that position's
+/// events inside the block: `audit` reads only the blocks it needs.
+pub const POSITIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("positions");
+
+/// 64-bit blake3 of `venue ‖ 0 ‖ exec_id` (+ probe) → seq of the execution. Collisions
+/// are resolved by comparing the stored event and probing the next key.
+pub const EXECUTIONS: TableDefinition<u64, u64> = TableDefinition::new("executions");
+
+
+/// Seq → `projection hash (32 bytes) ‖ codec(Projection)`, the state after that seq.
+pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");

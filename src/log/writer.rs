@@ -1,0 +1,316 @@
+//! The single writer: appends events into blocks inside one redb write transaction,
+//! keeps the indexes and the projection in step, and commits durably.
+//!
+//! Invariants it keeps:
+//! * seqs are gapless: a seq is given only to an event that is written;
+//! * an execution `(venue, exec_id)` appears once: a repeat is skipped and counted;
+//! * every event in the log applies cleanly to the projection: one that does not is
+//!   refused and reported, never written;
+//! * index rows and checkpoints go in the same transaction as their events;
+//! * after a failed commit the writer refuses everything until the ledger is reopened.
+//!
+//! It does not decide batching: callers (`Appender`, `import`) choose when to commit.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::block::{self, BlockBuilder, BlockHeader, Hash};
+use super::reader::{Head, decode_record, for_each_record};
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, POSITIONS};
+use super::{Ledger, LogError};
+use crate::event::{Envelope, Event, ExecId, Seq, Venue, codec};
+use crate::reduce::{Projection, ReduceError};
+
+/// How often (in events) the writer stores a projection checkpoint. Replaying from a
+/// checkpoint skips at most this many events; 1 M events fold in ~0.1 s.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1_000_000;
+
+/// Probes of the execution index before giving up: 64-bit hashes collide so rarely
+/// that more than a few probes means the table is damaged.
+const EXEC_PROBES_MAX: u64 = 16;
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Store a checkpoint after every this many events.
+    pub checkpoint_every: u64,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions { checkpoint_every: DEFAULT_CHECKPOINT_EVERY }
+    }
+}
+
+/// What happened to a batch of appended events.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AppendOutcome {
+    /// Events written.
+    pub appended: u64,
+    /// Executions skipped because their `(venue, exec_id)` is already in the log.
+    pub duplicates: u64,
+    /// Events refused because they do not apply (index in the batch, why).
+    pub rejected: Vec<(usize, ReduceError)>,
+    /// Seq of the last event written by this batch (0 if none).
+    pub last_seq: Seq,
+}
+
+/// The one writer of a ledger.
+pub struct Writer {
+    ledger: Ledger,
+    options: WriterOptions,
+    txn: Option<WriteTransaction>,
+    block: BlockBuilder,
+    prev_hash: Hash,
+    committed: Head,
+    projection: Projection,
+    last_checkpoint: Seq,
+    failed: Option<String>,
+    scratch: Vec<u8>,
+}
+
+impl Writer {
+    /// The writer of `ledger`, with its projection rebuilt from the latest checkpoint.
+    pub fn new(ledger: &Ledger, options: WriterOptions) -> Result<Writer, LogError> {
+        let reader = ledger.reader()?;
+        let head = reader.head()?;
+        let (projection, last_checkpoint) = super::replay::projection_at(&reader, head.seq)?;
+        Ok(Writer {
+            ledger: ledger.clone(),
+            options,
+            txn: None,
+            block: BlockBuilder::new(head.seq + 1),
+            prev_hash: head.hash,
+            committed: head,
+            projection,
+            last_checkpoint,
+            failed: None,
+            scratch: Vec::with_capacity(512),
+        })
+    }
+
+    /// The projection including appended but uncommitted events.
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// The last committed event.
+    pub fn committed_head(&self) -> Head {
+        self.committed
+    }
+
+    /// Seq the next appended event will get.
+    pub fn next_seq(&self) -> Seq {
+        self.block.first_seq + u64::from(self.block.count)
+    }
+
+    /// Append events to the open transaction (opening one if needed). Not durable until
+    /// `commit`.
+    pub fn append(&mut self, events: impl IntoIterator<Item = Event>) -> Result<AppendOutcome, LogError> {
+        if let Some(why) = &self.failed {
+            return Err(LogError::WriterStopped(why.clone()));
+        }
+        self.begin()?;
+        let mut outcome = AppendOutcome::default();
+        for (index, event) in events.into_iter().enumerate() {
+            self.append_one(index, event, &mut outcome)?;
+        }
+        Ok(outcome)
+    }
+
+    fn append_one(&mut self, index: usize, event: Event, out: &mut AppendOutcome) -> Result<(), LogError> {
+        let seq = self.next_seq();
+        let exec_key = match event.payload.execution_id() {
+            Some((venue, exec_id)) => match self.find_execution(venue, exec_id)? {
+                ExecLookup::Found => {
+                    out.duplicates += 1;
+                    return Ok(());
+                }
+                ExecLookup::FreeSlot(key) => Some(key),
+            },
+            None => None,
+        };
+        let envelope = Envelope { seq, event };
+        if let Err(e) = self.projection.apply(&envelope) {
+            out.rejected.push((index, e));
+            return Ok(());
+        }
+        let position = match envelope.event.payload.position_key() {
+            Some(key) => Some(key.to_string()),
+            None => envelope
+                .event
+                .payload
+                .client_order_id()
+                .and_then(|id| self.projection.order(id))
+                .map(|order| order.key.to_string()),
+        };
+        self.scratch.clear();
+        codec::encode_event(&envelope.event, &mut self.scratch)
+            .map_err(|e| LogError::Encode { seq, detail: e.to_string() })?;
+        self.block.push(&self.scratch, position);
+        if let Some(key) = exec_key {
+            self.txn()?.open_table(EXECUTIONS)?.insert(key, seq)?;
+        }
+        out.appended += 1;
+        out.last_seq = seq;
+        if seq >= self.last_checkpoint + self.options.checkpoint_every {
+            // A checkpoint is the state after a block's last event: seal here.
+            self.seal()?;
+            self.maybe_checkpoint(true)?;
+        } else if self.block.is_full() {
+            self.seal()?;
+        }
+        Ok(())
+    }
+
+    /// Seal the open block, store a checkpoint when one is due, and commit durably.
+    /// On failure the writer stops (see module doc).
+    pub fn commit(&mut self) -> Result<Head, LogError> {
+        if let Some(why) = &self.failed {
+            return Err(LogError::WriterStopped(why.clone()));
+        }
+        if self.txn.is_none() {
+            return Ok(self.committed);
+        }
+        let result = self.seal().and_then(|()| self.maybe_checkpoint(false)).and_then(|()| {
+            let txn = self.txn.take().ok_or_else(|| LogError::Storage("no transaction".into()))?;
+            txn.commit().map_err(LogError::from)
+        });
+        match result {
+            Ok(()) => {
+                self.committed = Head { seq: self.next_seq() - 1, hash: self.prev_hash };
+                Ok(self.committed)
+            }
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                self.txn = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Store a checkpoint of the current projection in the open transaction now.
+    pub fn checkpoint_now(&mut self) -> Result<(), LogError> {
+        self.begin()?;
+        self.seal()?;
+        self.maybe_checkpoint(true)
+    }
+
+    /// Drop everything appended since the last commit. The writer is consumed: its
+    /// projection has moved past the log, so a new one must be made from the file.
+    pub fn abort(mut self) -> Result<(), LogError> {
+        if let Some(txn) = self.txn.take() {
+            txn.abort()?;
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<(), LogError> {
+        if self.txn.is_none() {
+            let mut txn = self.ledger.db().begin_write()?;
+            // Quick repair saves allocator state at each commit (two-phase commit), so a
+            // ledger killed mid-write reopens at once instead of walking the whole file.
+            txn.set_quick_repair(true);
+            self.txn = Some(txn);
+        }
+        Ok(())
+    }
+
+    fn txn(&self) -> Result<&WriteTransaction, LogError> {
+        self.txn.as_ref().ok_or_else(|| LogError::Storage("no open write transaction".into()))
+    }
+
+    fn seal(&mut self) -> Result<(), LogError> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let next = self.next_seq();
+        let block = std::mem::replace(&mut self.block, BlockBuilder::new(next));
+        let header = BlockHeader::seal(self.prev_hash, block.first_seq, block.count, &block.body);
+        {
+            let txn = self.txn()?;
+            txn.open_table(BLOCKS)?.insert(block.first_seq, block.body.as_slice())?;
+            txn.open_table(CHAIN)?.insert(block.first_seq, &header.encode()[..])?;
+            let mut positions = txn.open_table(POSITIONS)?;
+            for (key, offsets) in &block.positions {
+                let offsets = block::encode_offsets(offsets);
+                positions.insert((key.as_str(), block.first_seq), offsets.as_slice())?;
+            }
+        }
+        self.prev_hash = header.hash;
+        Ok(())
+    }
+
+    fn maybe_checkpoint(&mut self, force: bool) -> Result<(), LogError> {
+        let seq = self.next_seq() - 1;
+        let due = seq >= self.last_checkpoint + self.options.checkpoint_every;
+        if seq == 0 || seq == self.last_checkpoint || !(force || due) {
+            return Ok(());
+        }
+        let bytes = codec::encode_value(&self.projection)
+            .map_err(|e| LogError::Encode { seq, detail: format!("checkpoint: {e}") })?;
+        let mut row = Vec::with_capacity(32 + bytes.len());
+        row.extend_from_slice(blake3::hash(&bytes).as_bytes());
+        row.extend_from_slice(&bytes);
+        self.txn()?.open_table(CHECKPOINTS)?.insert(seq, row.as_slice())?;
+        self.last_checkpoint = seq;
+        Ok(())
+    }
+
+    /// Look up `(venue, exec_id)` in the execution index, probing past collisions.
+    fn find_execution(&self, venue: &Venue, exec_id: &ExecId) -> Result<ExecLookup, LogError> {
+        let base = execution_key(venue, exec_id);
+        let table = self.txn()?.open_table(EXECUTIONS)?;
+        for probe in 0..EXEC_PROBES_MAX {
+            let key = base.wrapping_add(probe);
+            let Some(seq) = table.get(key)?.map(|g| g.value()) else {
+                return Ok(ExecLookup::FreeSlot(key));
+            };
+            let stored = self.stored_event(seq)?;
+            if stored.payload.execution_id() == Some((venue, exec_id)) {
+                return Ok(ExecLookup::Found);
+            }
+        }
+        Err(LogError::Corrupt { seq: 0, detail: format!("execution index: {EXEC_PROBES_MAX} collisions for {venue}/{exec_id}") })
+    }
+
+    /// The event at `seq`, from the open block or from the stored blocks.
+    fn stored_event(&self, seq: Seq) -> Result<Event, LogError> {
+        if let Some(record) = self.block.record(seq) {
+            return codec::decode_event(codec::FORMAT_VERSION, record)
+                .map_err(|e| LogError::Corrupt { seq, detail: e.to_string() });
+        }
+        let txn = self.txn()?;
+        let chain = txn.open_table(CHAIN)?;
+        let blocks = txn.open_table(BLOCKS)?;
+        let missing = || LogError::Corrupt { seq, detail: "execution index points at a missing event".into() };
+        let (_, header) = chain.range(..=seq)?.next_back().ok_or_else(missing)??;
+        let header = BlockHeader::decode(header.value()).ok_or_else(missing)?;
+        let body = blocks.get(header.first_seq)?.ok_or_else(missing)?;
+        let mut found = None;
+        for_each_record(&header, body.value(), |s, record| {
+            if s == seq {
+                found = Some(decode_record(&header, s, record)?);
+                return Ok(std::ops::ControlFlow::Break(()));
+            }
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
+        found.ok_or_else(missing)
+    }
+}
+
+enum ExecLookup {
+    Found,
+    FreeSlot(u64),
+}
+
+/// The execution index key: 64 bits of `blake3(venue ‖ 0 ‖ exec_id)`.
+fn execution_key(venue: &Venue, exec_id: &ExecId) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(venue.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(exec_id.as_str().as_bytes());
+    let bytes = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}

@@ -1,0 +1,113 @@
+//! Shared test utilities: run the binary, make temp ledgers, redact unstable output.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (fixtures live in `replay/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled sample events.
+pub fn sample() -> PathBuf {
+    root().join("replay/sample.jsonl")
+}
+
+/// A finished run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Assert success and return stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Assert a clean failure (non-zero, no panic) and return stderr.
+    pub fn fails(self) -> String {
+        assert_ne!(self.code, 0, "expected failure; stdout:\n{}", self.stdout);
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        assert!(
+            self.stderr.starts_with("error: "),
+            "unclear error: {}",
+            self.stderr
+        );
+        self.stderr
+    }
+}
+
+/// Run `ledger --db <db> args…` in `dir`.
+pub fn ledger(dir: &Path, db: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_ledger"))
+        .current_dir(dir)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("the ledger binary runs");
+    Run::from(out)
+}
+
+/// A temp dir with a ledger built from the sample.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Fixture {
+    /// An empty temp dir and the path a ledger would have in it.
+    pub fn empty() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("test.redb");
+        Fixture { dir, db }
+    }
+
+    /// A ledger with the sample imported.
+    pub fn sample() -> Fixture {
+        Fixture::with_import(&sample(), &[])
+    }
+
+    /// A ledger with `file` imported with extra import args.
+    pub fn with_import(file: &Path, extra: &[&str]) -> Fixture {
+        let f = Fixture::empty();
+        let mut args = vec!["import", file.to_str().expect("utf-8 path")];
+        args.extend_from_slice(extra);
+        f.run(&args).ok();
+        f
+    }
+
+    /// Run the binary against this fixture's ledger.
+    pub fn run(&self, args: &[&str]) -> Run {
+        ledger(self.dir.path(), &self.db, args)
+    }
+
+    /// Write a file in the temp dir.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write fixture");
+        path
+    }
+}
+
+/// Replace the temp dir path so snapshots are stable.
+pub fn redact(text: &str, f: &Fixture) -> String {
+    text.replace(f.dir.path().to_str().unwrap_or("<tmp>"), "[TMP]")
+}
