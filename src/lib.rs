@@ -13,3 +13,4 @@
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
 pub mod event;
+pub mod reduce;
