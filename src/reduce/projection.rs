@@ -1,0 +1,427 @@
+//! The [`Projection`]: positions, orders, marks and balances as the log leaves them, and
+//! `apply`, the one function that moves it by one event.
+//!
+//! `apply` is pure: no clock, no I/O, no randomness; every map is a `BTreeMap`, so the
+//! stored form (and [`Projection::hash`]) depends only on the events applied. It is
+//! also atomic: the event's whole effect is computed first (a [`Change`] of copies) and
+//! written only when nothing failed. Which events move what:
+//!
+//! * `trade` / `candle`: the mark of their key (candles by `close`; quotes do not mark);
+//! * order lifecycle events and `close_order` corrections: the order (`order.rs`);
+//! * `fill`: its order (by client id, else by venue order id; neither is an external
+//!   order, position only) and its position; `liquidation` / `adl`: the position;
+//! * `funding`: the position; `balance`, `transfer`, `set_balance`: a balance
+//!   (`account.rs`); `set_position`: the position, realizing nothing;
+//! * everything else (decisions, snapshots, drift, sessions): only `last_seq`/`last_ts`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::codec::{self, CodecError};
+use crate::event::{
+    ClientOrderId, Correction, CorrectionApplied, Decimal, Envelope, Fill, ForcedClose,
+    OrderSubmitted, Payload, PositionKey, Seq, Timestamp, Venue, VenueOrderId,
+};
+
+use super::account::{self, BalanceKey};
+use super::error::{ReduceError, Violation};
+use super::order::{Order, OrderEvent};
+use super::position::{ExecKind, Execution, Position};
+
+/// Everything the log says we hold, as a pure fold of its events.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Projection {
+    last_seq: Seq,
+    last_ts: Timestamp,
+    positions: BTreeMap<PositionKey, Position>,
+    orders: BTreeMap<ClientOrderId, Order>,
+    venue_order_ids: BTreeMap<(Venue, VenueOrderId), ClientOrderId>,
+    marks: BTreeMap<PositionKey, Decimal>,
+    balances: BTreeMap<BalanceKey, Decimal>,
+}
+
+/// The whole effect of one event, computed before anything is written.
+#[derive(Default)]
+struct Change {
+    position: Option<Position>,
+    order: Option<Order>,
+    venue_order_id: Option<((Venue, VenueOrderId), ClientOrderId)>,
+    mark: Option<(PositionKey, Decimal)>,
+    balance: Option<(BalanceKey, Decimal)>,
+}
+
+impl Projection {
+    /// An empty projection: the state before seq 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fold `envelopes` from an empty projection.
+    pub fn fold<'a>(
+        envelopes: impl IntoIterator<Item = &'a Envelope>,
+    ) -> Result<Projection, ReduceError> {
+        let mut projection = Projection::new();
+        for envelope in envelopes {
+            projection.apply(envelope)?;
+        }
+        Ok(projection)
+    }
+
+    /// Apply one event. Seqs must strictly increase (gaps are allowed, so a filtered
+    /// log folds too). On `Err`, `self` is unchanged.
+    pub fn apply(&mut self, env: &Envelope) -> Result<(), ReduceError> {
+        let seq = env.seq;
+        let fail = |violation| ReduceError { seq, violation };
+        if seq <= self.last_seq {
+            return Err(fail(Violation::OutOfOrder {
+                last_seq: self.last_seq,
+            }));
+        }
+        let change = self.plan(&env.event.payload, seq).map_err(fail)?;
+        self.commit(change);
+        self.last_seq = seq;
+        self.last_ts = env.event.ts;
+        Ok(())
+    }
+
+    /// Would `payload` apply cleanly as the next event? Live paths ask before
+    /// appending a venue report, and record a drift instead when it would not.
+    pub fn check_transition(&self, payload: &Payload) -> Result<(), Violation> {
+        self.plan(payload, self.last_seq.saturating_add(1))
+            .map(|_| ())
+    }
+
+    /// blake3 of the canonical stored form (`codec::encode_value`): ordered maps and
+    /// normalized decimals, so equal projections hash equal on every run.
+    pub fn hash(&self) -> [u8; 32] {
+        match self.try_hash() {
+            Ok(hash) => hash,
+            // Only a projection above `codec::MAX_CHECKPOINT_BYTES` cannot be encoded;
+            // it cannot be checkpointed either. Its hash is the error's, under a
+            // domain tag no encoded projection starts with the same way.
+            Err(e) => *blake3::hash(format!("unencodable projection: {e}").as_bytes()).as_bytes(),
+        }
+    }
+
+    /// [`Projection::hash`], or why the projection could not be encoded.
+    pub fn try_hash(&self) -> Result<[u8; 32], CodecError> {
+        codec::encode_value(self).map(|bytes| *blake3::hash(&bytes).as_bytes())
+    }
+
+    /// Seq of the last applied event (0 before any).
+    pub fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    /// Event time of the last applied event.
+    pub fn last_ts(&self) -> Timestamp {
+        self.last_ts
+    }
+
+    /// Every position ever touched (flat ones included), ordered by key.
+    pub fn positions(&self) -> impl Iterator<Item = &Position> {
+        self.positions.values()
+    }
+
+    /// The position of `key`, if anything touched it.
+    pub fn position(&self, key: &PositionKey) -> Option<&Position> {
+        self.positions.get(key)
+    }
+
+    /// Every order ever submitted (ended ones included), ordered by client id.
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+
+    /// The order with client id `id`.
+    pub fn order(&self, id: &ClientOrderId) -> Option<&Order> {
+        self.orders.get(id)
+    }
+
+    /// The order a venue order id belongs to, on `venue`.
+    pub fn order_by_venue_id(&self, venue: &Venue, id: &VenueOrderId) -> Option<&Order> {
+        let client_id = self.venue_order_ids.get(&(venue.clone(), id.clone()))?;
+        self.orders.get(client_id)
+    }
+
+    /// Last market price (trade or candle close) of `key`.
+    pub fn mark(&self, key: &PositionKey) -> Option<Decimal> {
+        self.marks.get(key).copied()
+    }
+
+    /// Balances per `(venue, asset)`, ordered.
+    pub fn balances(&self) -> impl Iterator<Item = (&(Venue, crate::event::Asset), &Decimal)> {
+        self.balances.iter()
+    }
+
+    fn plan(&self, payload: &Payload, seq: Seq) -> Result<Change, Violation> {
+        use OrderEvent as E;
+        match payload {
+            Payload::Trade(t) => self.plan_mark(key(&t.venue, &t.book, &t.instrument), t.px),
+            Payload::Candle(c) => self.plan_mark(key(&c.venue, &c.book, &c.instrument), c.close),
+            Payload::OrderSubmitted(sub) => self.plan_submit(sub, seq),
+            Payload::OrderAccepted(p) => {
+                let event = E::Accepted(p.venue_order_id.as_ref());
+                self.plan_order(&p.client_order_id, &event, seq)
+            }
+            Payload::OrderRejected(p) => {
+                self.plan_order(&p.client_order_id, &E::Rejected(&p.reason), seq)
+            }
+            Payload::OrderAmendRequested(p) => {
+                self.plan_order(&p.client_order_id, &E::AmendRequested(p), seq)
+            }
+            Payload::OrderAmended(p) => self.plan_order(&p.client_order_id, &E::Amended(p), seq),
+            Payload::OrderAmendRejected(p) => {
+                self.plan_order(&p.client_order_id, &E::AmendRejected, seq)
+            }
+            Payload::OrderCancelRequested(p) => {
+                self.plan_order(&p.client_order_id, &E::CancelRequested, seq)
+            }
+            Payload::OrderCancelRejected(p) => {
+                self.plan_order(&p.client_order_id, &E::CancelRejected, seq)
+            }
+            Payload::OrderCancelled(p) => {
+                let event = E::Cancelled(p.reason.as_deref());
+                self.plan_order(&p.client_order_id, &event, seq)
+            }
+            Payload::OrderExpired(p) => self.plan_order(&p.client_order_id, &E::Expired, seq),
+            Payload::OrderTriggered(p) => self.plan_order(&p.client_order_id, &E::Triggered, seq),
+            Payload::Fill(fill) => self.plan_fill(fill, seq),
+            Payload::Liquidation(fc) => self.plan_forced(fc, ExecKind::Liquidation, seq),
+            Payload::Adl(fc) => self.plan_forced(fc, ExecKind::Adl, seq),
+            Payload::Funding(f) => {
+                let key = key(&f.venue, &f.book, &f.instrument);
+                let position = self.with_position(&key, |p| p.funded(f.amount, seq))?;
+                Ok(Change::position(position))
+            }
+            Payload::Balance(b) => Ok(Change::balance((b.venue.clone(), b.asset.clone()), b.total)),
+            Payload::Transfer(t) => {
+                let key = (t.venue.clone(), t.asset.clone());
+                let total = account::transferred(&key, self.balances.get(&key).copied(), t.amount)?;
+                Ok(Change::balance(key, total))
+            }
+            Payload::CorrectionApplied(c) => self.plan_correction(c, seq),
+            Payload::Quote(_)
+            | Payload::FundingRate(_)
+            | Payload::Gap(_)
+            | Payload::Intent(_)
+            | Payload::Plan(_)
+            | Payload::Skip(_)
+            | Payload::ExchangeSnapshot(_)
+            | Payload::DriftDetected(_)
+            | Payload::SessionStarted(_)
+            | Payload::SessionStopped(_)
+            | Payload::Connected(_)
+            | Payload::Disconnected(_)
+            | Payload::Resubscribed(_)
+            | Payload::ClockOffset(_)
+            | Payload::TicksDropped(_) => Ok(Change::default()),
+        }
+    }
+
+    /// `f` applied to the position of `key`, or to a new flat one carrying the mark.
+    fn with_position(
+        &self,
+        key: &PositionKey,
+        f: impl FnOnce(&Position) -> Result<Position, Violation>,
+    ) -> Result<Position, Violation> {
+        match self.positions.get(key) {
+            Some(position) => f(position),
+            None => {
+                let mut position = Position::new(key.clone());
+                position.mark_px = self.mark(key);
+                f(&position)
+            }
+        }
+    }
+
+    fn plan_mark(&self, key: PositionKey, px: Decimal) -> Result<Change, Violation> {
+        if let Some(position) = self.positions.get(&key) {
+            position.check_mark(px)?;
+        }
+        Ok(Change {
+            mark: Some((key, px)),
+            ..Change::default()
+        })
+    }
+
+    fn plan_submit(&self, sub: &OrderSubmitted, seq: Seq) -> Result<Change, Violation> {
+        if self.orders.contains_key(&sub.client_order_id) {
+            return Err(Violation::DuplicateOrder {
+                order: sub.client_order_id.clone(),
+            });
+        }
+        Ok(Change::order(Order::submitted(sub, seq)))
+    }
+
+    fn plan_order(
+        &self,
+        id: &ClientOrderId,
+        event: &OrderEvent<'_>,
+        seq: Seq,
+    ) -> Result<Change, Violation> {
+        let order = self.orders.get(id).ok_or_else(|| Violation::UnknownOrder {
+            order: id.clone(),
+            event: event.name(),
+        })?;
+        let next = order.after(event, seq)?;
+        let mut change = Change::default();
+        if let OrderEvent::Accepted(Some(venue_id)) = event {
+            let venue_key = (order.key.venue.clone(), (*venue_id).clone());
+            match self.venue_order_ids.get(&venue_key) {
+                Some(owner) if owner != id => {
+                    return Err(Violation::VenueOrderIdInUse {
+                        order: id.clone(),
+                        venue_order_id: (*venue_id).clone(),
+                        owner: owner.clone(),
+                    });
+                }
+                _ => change.venue_order_id = Some((venue_key, id.clone())),
+            }
+        }
+        change.order = Some(next);
+        Ok(change)
+    }
+
+    /// The order a fill's `order_id` names: a client id first, then a venue order id
+    /// on the fill's venue. `None` is an external order.
+    fn fill_order(&self, fill: &Fill) -> Option<&Order> {
+        let id = fill.order_id.as_deref()?;
+        match self.orders.get(&ClientOrderId::from(id)) {
+            Some(order) => Some(order),
+            None => self.order_by_venue_id(&fill.venue, &VenueOrderId::from(id)),
+        }
+    }
+
+    fn plan_fill(&self, fill: &Fill, seq: Seq) -> Result<Change, Violation> {
+        let key = key(&fill.venue, &fill.book, &fill.instrument);
+        let order = match self.fill_order(fill) {
+            None => None,
+            Some(order) => {
+                let mismatch = |field| Violation::FillMismatch {
+                    order: order.client_order_id.clone(),
+                    field,
+                };
+                if order.key != key {
+                    return Err(mismatch("position key"));
+                }
+                if order.side != fill.side {
+                    return Err(mismatch("side"));
+                }
+                let event = OrderEvent::Fill {
+                    qty: fill.qty,
+                    px: fill.px,
+                };
+                Some(order.after(&event, seq)?)
+            }
+        };
+        let exec = Execution {
+            kind: ExecKind::Fill,
+            side: fill.side,
+            qty: fill.qty,
+            px: fill.px,
+            fee: fill.fee,
+        };
+        let position = self.with_position(&key, |p| p.executed(&exec, seq))?;
+        Ok(Change {
+            order,
+            ..Change::position(position)
+        })
+    }
+
+    fn plan_forced(&self, fc: &ForcedClose, kind: ExecKind, seq: Seq) -> Result<Change, Violation> {
+        let key = key(&fc.venue, &fc.book, &fc.instrument);
+        let exec = Execution {
+            kind,
+            side: fc.side,
+            qty: fc.qty,
+            px: fc.px,
+            fee: fc.fee.unwrap_or(Decimal::ZERO),
+        };
+        let position = self.with_position(&key, |p| p.executed(&exec, seq))?;
+        Ok(Change::position(position))
+    }
+
+    fn plan_correction(&self, c: &CorrectionApplied, seq: Seq) -> Result<Change, Violation> {
+        match &c.correction {
+            Correction::SetPosition {
+                book,
+                instrument,
+                qty,
+                avg_px,
+            } => {
+                let key = key(&c.venue, book, instrument);
+                let position = self.with_position(&key, |p| p.set(*qty, *avg_px, seq))?;
+                Ok(Change::position(position))
+            }
+            Correction::CloseOrder { client_order_id } => {
+                self.plan_order(client_order_id, &OrderEvent::CloseOrder, seq)
+            }
+            Correction::SetBalance { asset, total } => {
+                Ok(Change::balance((c.venue.clone(), asset.clone()), *total))
+            }
+        }
+    }
+
+    /// Write a planned change. Cannot fail: everything was checked by `plan`.
+    fn commit(&mut self, change: Change) {
+        if let Some((key, px)) = change.mark {
+            if let Some(position) = self.positions.get_mut(&key) {
+                position.mark_px = Some(px);
+            }
+            self.marks.insert(key, px);
+        }
+        if let Some(position) = change.position {
+            self.positions.insert(position.key.clone(), position);
+        }
+        if let Some(order) = change.order {
+            self.orders.insert(order.client_order_id.clone(), order);
+        }
+        if let Some((venue_key, id)) = change.venue_order_id {
+            self.venue_order_ids.insert(venue_key, id);
+        }
+        if let Some((key, total)) = change.balance {
+            self.balances.insert(key, total);
+        }
+    }
+}
+
+impl Change {
+    fn position(position: Position) -> Change {
+        Change {
+            position: Some(position),
+            ..Change::default()
+        }
+    }
+
+    fn order(order: Order) -> Change {
+        Change {
+            order: Some(order),
+            ..Change::default()
+        }
+    }
+
+    fn balance(key: BalanceKey, total: Decimal) -> Change {
+        Change {
+            balance: Some((key, total)),
+            ..Change::default()
+        }
+    }
+}
+
+fn key(
+    venue: &crate::event::Venue,
+    book: &crate::event::Book,
+    instrument: &crate::event::Symbol,
+) -> PositionKey {
+    PositionKey {
+        venue: venue.clone(),
+        book: book.clone(),
+        instrument: instrument.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "projection_tests.rs"]
+mod tests;
