@@ -9,7 +9,10 @@
 //! * [`event`]: the contract — payload kinds, exact decimals, time, ids, codec, JSON.
 //! * [`log`]: the redb store — blocks of events chained by blake3, single writer with
 //!   group commit, readers, indexes, checkpoints, verification.
+//! * [`ingest`]: historical market-data files (candles, trades) → market events,
+//!   gap flagging, bar aggregation, seeded sample data.
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
 pub mod event;
+pub mod ingest;
