@@ -6,6 +6,7 @@
 //! never writes to the log: it yields `Event`s for the caller to append. Readers stream
 //! one row at a time, so file size does not bound memory.
 
+mod aggregate;
 mod candle;
 mod error;
 mod gap;
@@ -14,6 +15,7 @@ mod rows;
 mod text;
 mod trade;
 
+pub use aggregate::BarAggregator;
 pub use candle::{
     CandleLayout, CandleOptions, CandleReader, TIMEFRAME_INFERENCE_ROWS, candle_event,
     read_candles_file,
