@@ -12,6 +12,7 @@ mod error;
 mod gap;
 mod json_rows;
 mod rows;
+pub mod sample;
 mod text;
 mod trade;
 
