@@ -557,4 +557,20 @@ mod tests {
         let empty = CandleReader::new(&b""[..], "x", options(Some("1m"))).unwrap();
         assert_eq!(empty.count(), 0);
     }
+
+    #[test]
+    fn file_entry_point_reads_a_file_and_names_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bars.csv");
+        std::fs::write(&path, "time,open,high,low,close,volume\n0,1,2,0.5,1.5,3\n").unwrap();
+        let reader = read_candles_file(&path, options(Some("1m"))).unwrap();
+        assert_eq!(reader.count(), 1);
+        let missing = dir.path().join("nope.csv");
+        let err = read_candles_file(&missing, options(None)).err().unwrap();
+        assert!(matches!(err, IngestError::Io { .. }));
+        assert!(
+            err.to_string().starts_with(&missing.display().to_string()),
+            "{err}"
+        );
+    }
 }

@@ -6,6 +6,8 @@
 //! never writes to the log: it yields `Event`s for the caller to append. Readers stream
 //! one row at a time, so file size does not bound memory.
 
+#![deny(missing_docs)]
+
 mod aggregate;
 mod candle;
 mod error;
