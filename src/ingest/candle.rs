@@ -155,7 +155,8 @@ pub fn read_candles_file(
 
 impl<R: BufRead> CandleReader<R> {
     /// Read the header (if any) and, when no timeframe is given, the first rows to
-    /// infer it. `path` is only used in error messages.
+    /// infer it. `path` is only used in error messages. A bad value in a row read ahead
+    /// here (a headerless file's first row, or the inference rows) is returned here.
     pub fn new(
         reader: R,
         path: impl AsRef<Path>,
