@@ -7,12 +7,15 @@
 //! # Layout, in the order data flows
 //!
 //! * [`event`]: the contract — payload kinds, exact decimals, time, ids, codec, JSON.
+//! * [`ingest`]: market data files → market events; gaps; bar aggregation; samples.
 //! * [`log`]: the redb store — blocks of events chained by blake3, single writer with
 //!   group commit, readers, indexes, checkpoints, verification.
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
-pub mod cli;
 pub mod event;
+pub mod ingest;
 pub mod log;
 pub mod reduce;
+
+pub mod cli;

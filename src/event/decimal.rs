@@ -75,7 +75,7 @@ impl Decimal {
         if self.is_zero() {
             Decimal::ZERO
         } else if self.is_negative() {
-            Decimal::ONE.neg()
+            -Decimal::ONE
         } else {
             Decimal::ONE
         }
@@ -101,10 +101,6 @@ impl Decimal {
         self.0.checked_div(other.0).map(Decimal)
     }
 
-    /// Negation (cannot overflow: the mantissa is sign-magnitude).
-    pub fn neg(self) -> Decimal {
-        Decimal(-self.0)
-    }
 
     /// Round to `dp` fractional digits, half away from zero.
     pub fn round_dp(self, dp: u32) -> Decimal {
@@ -164,6 +160,15 @@ impl Decimal {
     pub fn to_f64_lossy(self) -> f64 {
         use rust_decimal::prelude::ToPrimitive;
         self.0.to_f64().unwrap_or(f64::NAN)
+    }
+}
+
+impl std::ops::Neg for Decimal {
+    type Output = Decimal;
+
+    /// Negation (cannot overflow: the mantissa is sign-magnitude).
+    fn neg(self) -> Decimal {
+        Decimal(-self.0)
     }
 }
 

@@ -35,7 +35,7 @@ impl Side {
     pub fn sign(self) -> super::Decimal {
         match self {
             Side::Buy => super::Decimal::ONE,
-            Side::Sell => super::Decimal::ONE.neg(),
+            Side::Sell => -super::Decimal::ONE,
         }
     }
 

@@ -33,7 +33,7 @@ mod tests {
     fn transfers_add_to_a_balance_that_starts_at_zero() {
         let key = (Venue::from("bybit"), Asset::from("USDT"));
         let one = Decimal::ONE;
-        assert_eq!(transferred(&key, None, one.neg()).unwrap(), one.neg());
+        assert_eq!(transferred(&key, None, -one).unwrap(), -one);
         assert_eq!(
             transferred(&key, Some(Decimal::from_int(5)), one).unwrap(),
             Decimal::from_int(6)

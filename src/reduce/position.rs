@@ -159,7 +159,7 @@ impl Position {
         match mark_px {
             Some(mark) if !self.is_flat() => {
                 let cost = match self.qty.is_negative() {
-                    true => self.cost_basis.neg(),
+                    true => -self.cost_basis,
                     false => self.cost_basis,
                 };
                 mark.checked_mul(self.qty)?.checked_sub(cost)
@@ -211,7 +211,7 @@ impl Position {
         self.cost_basis = checked(self.cost_basis.checked_add(notional), key, "cost_basis")?;
         let signed = qty.checked_mul(side.sign());
         self.qty = checked(signed.and_then(|s| self.qty.checked_add(s)), key, "qty")?;
-        let cash = notional.checked_mul(side.sign()).map(Decimal::neg);
+        let cash = notional.checked_mul(side.sign()).map(std::ops::Neg::neg);
         self.life_cash = checked(
             cash.and_then(|c| self.life_cash.checked_add(c)),
             key,
@@ -227,7 +227,7 @@ impl Position {
         let closed = exec.qty.min(size);
         let proceeds = checked(exec.px.checked_mul(closed), key, "notional")?;
         // Cash of the closing part: a sell receives, a buy pays.
-        let cash = proceeds.checked_mul(exec.side.sign()).map(Decimal::neg);
+        let cash = proceeds.checked_mul(exec.side.sign()).map(std::ops::Neg::neg);
         let life_cash = checked(
             cash.and_then(|c| self.life_cash.checked_add(c)),
             key,
@@ -254,7 +254,7 @@ impl Position {
         let removed = checked(removed, key, "cost_basis")?;
         let gain = checked(proceeds.checked_sub(removed), key, "realized")?;
         let step = match self.qty.is_negative() {
-            true => gain.neg(),
+            true => -gain,
             false => gain,
         };
         self.realized = checked(self.realized.checked_add(step), key, "realized")?;
@@ -327,7 +327,7 @@ impl Position {
         next.qty = qty;
         next.cost_basis = checked(avg_px.abs().checked_mul(qty.abs()), key, "cost_basis")?;
         next.life_realized = Decimal::ZERO;
-        let cash = avg_px.abs().checked_mul(qty).map(Decimal::neg);
+        let cash = avg_px.abs().checked_mul(qty).map(std::ops::Neg::neg);
         next.life_cash = checked(cash, key, "cash")?;
         next.avg_px = next.average()?;
         next.last_seq = seq;
