@@ -1,0 +1,13 @@
+//! The pure PM core: indicators, multi-timeframe features, the [`Strategy`] trait and the
+//! declarative YAML strategy format ("plays").
+//!
+//! Boundary: depends only on [`crate::event`]. No clock, no randomness, no I/O beyond
+//! parsing a play from text; the same bars and positions in give the same intents out.
+//! It never asks whether trading is possible now: that is the executor's call.
+
+mod indicator;
+
+pub use indicator::{
+    Atr, Ema, Extreme, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
+    PERIOD_MAX, Rolling, Rsi, Sma,
+};
