@@ -5,8 +5,10 @@
 //! parsing a play from text; the same bars and positions in give the same intents out.
 //! It never asks whether trading is possible now: that is the executor's call.
 
+mod feature;
 mod indicator;
 
+pub use feature::{FeatureError, FeatureSet, FeatureSpec};
 pub use indicator::{
     Atr, Ema, Extreme, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
     PERIOD_MAX, Rolling, Rsi, Sma,
