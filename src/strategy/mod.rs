@@ -5,9 +5,13 @@
 //! parsing a play from text; the same bars and positions in give the same intents out.
 //! It never asks whether trading is possible now: that is the executor's call.
 
+mod expr;
 mod feature;
 mod indicator;
 
+pub use expr::{
+    BinOp, CmpOp, Condition, EXPR_DEPTH_MAX, EXPR_LEN_MAX, Expr, ExprError, Scope, Var,
+};
 pub use feature::{FeatureError, FeatureSet, FeatureSpec};
 pub use indicator::{
     Atr, Ema, Extreme, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
