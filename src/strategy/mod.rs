@@ -8,6 +8,7 @@
 mod expr;
 mod feature;
 mod indicator;
+mod play;
 
 pub use expr::{
     BinOp, CmpOp, Condition, EXPR_DEPTH_MAX, EXPR_LEN_MAX, Expr, ExprError, Scope, Var,
@@ -17,3 +18,4 @@ pub use indicator::{
     Atr, Ema, Extreme, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
     PERIOD_MAX, Rolling, Rsi, Sma,
 };
+pub use play::{Action, Case, Play, PlayError, Warmup};
