@@ -9,6 +9,7 @@ mod expr;
 mod feature;
 mod indicator;
 mod play;
+mod run;
 
 pub use expr::{
     BinOp, CmpOp, Condition, EXPR_DEPTH_MAX, EXPR_LEN_MAX, Expr, ExprError, Scope, Var,
@@ -19,3 +20,4 @@ pub use indicator::{
     PERIOD_MAX, Rolling, Rsi, Sma,
 };
 pub use play::{Action, Case, Play, PlayError, Warmup};
+pub use run::{PlayStrategy, PositionState, Strategy, StrategyError};
