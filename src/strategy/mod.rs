@@ -9,6 +9,7 @@ mod expr;
 mod feature;
 mod indicator;
 mod play;
+mod rolling;
 mod run;
 
 pub use expr::{
@@ -16,8 +17,9 @@ pub use expr::{
 };
 pub use feature::{FeatureError, FeatureSet, FeatureSpec};
 pub use indicator::{
-    Atr, Ema, Extreme, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
-    PERIOD_MAX, Rolling, Rsi, Sma,
+    Atr, Ema, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv, PERIOD_MAX, Rsi,
+    Sma,
 };
 pub use play::{Action, Case, Play, PlayError, Warmup};
+pub use rolling::{Extreme, Rolling};
 pub use run::{PlayStrategy, PositionState, Strategy, StrategyError};
