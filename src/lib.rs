@@ -11,11 +11,14 @@
 //! * [`log`]: the redb store — blocks of events chained by blake3, single writer with
 //!   group commit, readers, indexes, checkpoints, verification.
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
+//! * [`strategy`]: the pure PM core — indicators, multi-timeframe features, the
+//!   `Strategy` trait and YAML plays; bars and a position in, intents out.
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
 pub mod event;
 pub mod ingest;
 pub mod log;
 pub mod reduce;
+pub mod strategy;
 
 pub mod cli;

@@ -1,0 +1,563 @@
+//! Plays: declarative strategies written in YAML, checked and compiled once at load time
+//! into a [`Play`] (features, parsed conditions, intent templates).
+//!
+//! ```yaml
+//! id: ema_trend
+//! instruments: [bybit:linear:BTCUSDT]
+//! timeframe: 1m                        # base timeframe of the data
+//! features:                            # name: { <indicator>: <period>, timeframe: <tf> }
+//!   fast: { ema: 12 }                  # indicators: ema sma atr rsi highest lowest
+//!   trend: { ema: 20, timeframe: 1h }  # higher timeframe, forward-filled
+//! warmup: auto                         # or a base-bar count; never before features are ready
+//! cases:                               # first match wins
+//!   - when: ["position == 0", "close > trend"]   # all must hold
+//!     any: ["fast > trend"]                      # optional: at least one must hold
+//!     then: { action: entry, side: buy, size: { equity_fraction: "0.5" }, order: market,
+//!             stop_loss: "close - 2 * fast", reason: "above trend" }
+//! ```
+//!
+//! `order` is `market` (default) or `limit` with a `limit` price expression; `stop_loss`,
+//! `take_profit` and `limit` are expressions in the condition language (see `expr`).
+//! Errors name the file, line and field: `ema_trend.yaml:14: cases[0].when[1]: unknown
+//! feature "fsat"`. This module does no file I/O: it is given the text and the path.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::event::{IntentAction, OrderType, PositionKey, Side, Size, StrategyId, Timeframe};
+
+use super::expr::{Condition, Expr, ExprError, Var};
+use super::feature::FeatureSpec;
+use super::indicator::{IndicatorKind, IndicatorSpec, PERIOD_MAX};
+
+/// A compiled play: everything checked, every expression parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Play {
+    /// Strategy id, stamped on every intent.
+    pub id: StrategyId,
+    /// Instruments it trades; bars of others are ignored.
+    pub instruments: Vec<PositionKey>,
+    /// Base timeframe: the bars it is fed.
+    pub timeframe: Timeframe,
+    /// Features, sorted by name; `Var::Feature(i)` indexes this list.
+    pub features: Vec<FeatureSpec>,
+    /// When intents may start.
+    pub warmup: Warmup,
+    /// Cases in file order; the first that matches makes the bar's intent.
+    pub cases: Vec<Case>,
+}
+
+/// When a play may start emitting intents. Never before every feature has a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warmup {
+    /// As soon as every feature is ready.
+    Auto,
+    /// After at least this many base bars (and every feature ready).
+    Bars(u64),
+}
+
+/// One rule: conditions and the intent they produce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// All must hold.
+    pub when: Vec<Condition>,
+    /// When not empty, at least one must hold.
+    pub any: Vec<Condition>,
+    /// The intent template.
+    pub then: Action,
+}
+
+/// The intent a case produces, with prices still as expressions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Entry, add, trim or exit.
+    pub action: IntentAction,
+    /// Order side.
+    pub side: Side,
+    /// Size, in the strategy's terms.
+    pub size: Size,
+    /// `Market` or `Limit`.
+    pub order_type: OrderType,
+    /// Limit price (only with `Limit`).
+    pub limit_px: Option<Expr>,
+    /// Protective stop price.
+    pub stop_loss: Option<Expr>,
+    /// Profit target price.
+    pub take_profit: Option<Expr>,
+    /// Human reason.
+    pub reason: String,
+}
+
+/// Why a play file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlayError {
+    /// Not valid YAML, or not the shape of a play (unknown key, wrong type).
+    #[error("{path}:{line}: {message}")]
+    Syntax {
+        /// The file, as given.
+        path: String,
+        /// 1-based line, 0 when unknown.
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// Valid shape, invalid content.
+    #[error("{path}:{line}: {field}: {message}")]
+    Invalid {
+        /// The file, as given.
+        path: String,
+        /// 1-based line, 0 when unknown.
+        line: u64,
+        /// Where in the play, e.g. `cases[0].when[1]`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlayYaml {
+    id: Spanned<String>,
+    instruments: Spanned<Vec<Spanned<String>>>,
+    timeframe: Spanned<String>,
+    #[serde(default)]
+    features: BTreeMap<String, Spanned<FeatureYaml>>,
+    #[serde(default)]
+    warmup: Option<Spanned<WarmupYaml>>,
+    cases: Vec<CaseYaml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeatureYaml {
+    ema: Option<u32>,
+    sma: Option<u32>,
+    atr: Option<u32>,
+    rsi: Option<u32>,
+    highest: Option<u32>,
+    lowest: Option<u32>,
+    timeframe: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WarmupYaml {
+    Bars(u64),
+    Word(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseYaml {
+    #[serde(default)]
+    when: Vec<Spanned<String>>,
+    #[serde(default)]
+    any: Vec<Spanned<String>>,
+    then: Spanned<ThenYaml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThenYaml {
+    action: IntentAction,
+    side: Side,
+    size: Size,
+    #[serde(default)]
+    order: Option<OrderType>,
+    #[serde(default)]
+    limit: Option<Spanned<String>>,
+    #[serde(default)]
+    stop_loss: Option<Spanned<String>>,
+    #[serde(default)]
+    take_profit: Option<Spanned<String>>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Builds `PlayError::Invalid` for one file.
+struct Errors<'a> {
+    path: &'a str,
+}
+
+impl Errors<'_> {
+    fn at<T>(
+        &self,
+        s: &Spanned<T>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> PlayError {
+        PlayError::Invalid {
+            path: self.path.to_string(),
+            line: s.referenced.line(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Play {
+    /// Parse and check the play in `text`; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &str) -> Result<Play, PlayError> {
+        let yaml: PlayYaml = serde_saphyr::from_str(text).map_err(|e| PlayError::Syntax {
+            path: path.to_string(),
+            line: e.location().map_or(0, |l| l.line()),
+            message: without_location(e.without_snippet().to_string()),
+        })?;
+        let err = Errors { path };
+        let id = match yaml.id.value.trim() {
+            "" => return Err(err.at(&yaml.id, "id", "must not be empty")),
+            id => StrategyId::from(id),
+        };
+        let timeframe: Timeframe = yaml
+            .timeframe
+            .value
+            .parse()
+            .map_err(|m: String| err.at(&yaml.timeframe, "timeframe", m))?;
+        let instruments = instruments(&err, &yaml.instruments)?;
+        let features = features(&err, &yaml.features, timeframe)?;
+        let resolve = |name: &str| {
+            Var::builtin(name).or_else(|| {
+                features
+                    .iter()
+                    .position(|f| f.name == name)
+                    .map(Var::Feature)
+            })
+        };
+        let warmup = match &yaml.warmup {
+            None => Warmup::Auto,
+            Some(s) => match &s.value {
+                WarmupYaml::Bars(n) => Warmup::Bars(*n),
+                WarmupYaml::Word(w) if w == "auto" => Warmup::Auto,
+                WarmupYaml::Word(w) => {
+                    return Err(err.at(
+                        s,
+                        "warmup",
+                        format!("expected `auto` or a bar count, found `{w}`"),
+                    ));
+                }
+            },
+        };
+        let mut cases = Vec::with_capacity(yaml.cases.len());
+        for (i, case) in yaml.cases.iter().enumerate() {
+            cases.push(compile_case(&err, i, case, &resolve)?);
+        }
+        Ok(Play {
+            id,
+            instruments,
+            timeframe,
+            features,
+            warmup,
+            cases,
+        })
+    }
+}
+
+/// The parser's message without its ` at line L, column C` suffix: the line is already
+/// in front of it.
+fn without_location(mut message: String) -> String {
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    message
+}
+
+fn instruments(
+    err: &Errors<'_>,
+    list: &Spanned<Vec<Spanned<String>>>,
+) -> Result<Vec<PositionKey>, PlayError> {
+    if list.value.is_empty() {
+        return Err(err.at(list, "instruments", "list at least one instrument"));
+    }
+    let mut keys: Vec<PositionKey> = Vec::with_capacity(list.value.len());
+    for (i, s) in list.value.iter().enumerate() {
+        let field = format!("instruments[{i}]");
+        let key: PositionKey = s
+            .value
+            .parse()
+            .map_err(|e| err.at(s, &field, format!("{e}")))?;
+        if keys.contains(&key) {
+            return Err(err.at(s, field, format!("duplicate instrument `{key}`")));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+fn features(
+    err: &Errors<'_>,
+    map: &BTreeMap<String, Spanned<FeatureYaml>>,
+    base: Timeframe,
+) -> Result<Vec<FeatureSpec>, PlayError> {
+    let mut specs = Vec::with_capacity(map.len());
+    // BTreeMap: sorted by name, so feature indexes do not depend on hashing.
+    for (name, s) in map {
+        let field = format!("features.{name}");
+        let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(err.at(s, field, "a feature name is letters, digits and `_`"));
+        }
+        if Var::builtin(name).is_some() {
+            return Err(err.at(s, field, format!("`{name}` is a built-in name")));
+        }
+        let f = &s.value;
+        let chosen: Vec<(IndicatorKind, u32)> = [
+            (IndicatorKind::Ema, f.ema),
+            (IndicatorKind::Sma, f.sma),
+            (IndicatorKind::Atr, f.atr),
+            (IndicatorKind::Rsi, f.rsi),
+            (IndicatorKind::Highest, f.highest),
+            (IndicatorKind::Lowest, f.lowest),
+        ]
+        .into_iter()
+        .filter_map(|(k, n)| n.map(|n| (k, n)))
+        .collect();
+        let [(kind, period)] = chosen[..] else {
+            return Err(err.at(
+                s,
+                field,
+                "give exactly one indicator: ema, sma, atr, rsi, highest or lowest",
+            ));
+        };
+        let indicator = IndicatorSpec::new(kind, period).ok_or_else(|| {
+            err.at(
+                s,
+                &field,
+                format!("period must be 1..={PERIOD_MAX}, found {period}"),
+            )
+        })?;
+        let timeframe = match &f.timeframe {
+            None => base,
+            Some(text) => text.parse().map_err(|m: String| err.at(s, &field, m))?,
+        };
+        if timeframe.seconds() % base.seconds() != 0 {
+            let message =
+                format!("timeframe {timeframe} is not a multiple of the base timeframe {base}");
+            return Err(err.at(s, field, message));
+        }
+        specs.push(FeatureSpec {
+            name: name.clone(),
+            indicator,
+            timeframe,
+        });
+    }
+    Ok(specs)
+}
+
+fn compile_case(
+    err: &Errors<'_>,
+    i: usize,
+    case: &CaseYaml,
+    resolve: &dyn Fn(&str) -> Option<Var>,
+) -> Result<Case, PlayError> {
+    let conditions = |list: &[Spanned<String>], key: &str| {
+        list.iter()
+            .enumerate()
+            .map(|(j, s)| {
+                Condition::parse(&s.value, resolve)
+                    .map_err(|e: ExprError| err.at(s, format!("cases[{i}].{key}[{j}]"), e.message))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let when = conditions(&case.when, "when")?;
+    let any = conditions(&case.any, "any")?;
+    let then = &case.then.value;
+    let price = |s: &Option<Spanned<String>>, key: &str| match s {
+        None => Ok(None),
+        Some(s) => Expr::parse(&s.value, resolve)
+            .map(Some)
+            .map_err(|e| err.at(s, format!("cases[{i}].then.{key}"), e.message)),
+    };
+    let limit_px = price(&then.limit, "limit")?;
+    let stop_loss = price(&then.stop_loss, "stop_loss")?;
+    let take_profit = price(&then.take_profit, "take_profit")?;
+    let at =
+        |key: &str, message: &str| err.at(&case.then, format!("cases[{i}].then.{key}"), message);
+    let order_type = then.order.unwrap_or(OrderType::Market);
+    match (order_type, &limit_px) {
+        (OrderType::Market, None) | (OrderType::Limit, Some(_)) => {}
+        (OrderType::Market, Some(_)) => {
+            return Err(at("limit", "a market order takes no limit price"));
+        }
+        (OrderType::Limit, None) => return Err(at("limit", "a limit order needs a `limit` price")),
+        (OrderType::StopMarket | OrderType::StopLimit, _) => {
+            return Err(at(
+                "order",
+                "plays send market or limit orders; use stop_loss for stops",
+            ));
+        }
+    }
+    check_size(&then.size).map_err(|m| at("size", m))?;
+    Ok(Case {
+        when,
+        any,
+        then: Action {
+            action: then.action,
+            side: then.side,
+            size: then.size.clone(),
+            order_type,
+            limit_px,
+            stop_loss,
+            take_profit,
+            reason: then.reason.clone().unwrap_or_else(|| format!("cases[{i}]")),
+        },
+    })
+}
+
+fn check_size(size: &Size) -> Result<(), &'static str> {
+    let (Size::Qty(v) | Size::Notional(v) | Size::EquityFraction(v) | Size::PositionFraction(v)) =
+        size;
+    if !v.is_positive() {
+        return Err("size must be positive");
+    }
+    match size {
+        Size::PositionFraction(f) if *f > crate::event::Decimal::ONE => {
+            Err("position_fraction must be at most 1")
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"id: t
+instruments: [bybit:linear:BTCUSDT]
+timeframe: 1m
+features:
+  fast: { ema: 3 }
+  slow: { sma: 5, timeframe: 5m }
+warmup: 10
+cases:
+  - when: ["position == 0", "fast > slow"]
+    then: { action: entry, side: buy, size: { qty: "0.01" }, order: limit, limit: "close - 1", reason: up }
+  - any: ["fast < slow"]
+    then: { action: exit, side: sell, size: { position_fraction: "1" } }
+"#;
+
+    /// `GOOD` with `from` replaced by `to`, parsed; the error's text.
+    fn error(from: &str, to: &str) -> String {
+        assert!(GOOD.contains(from), "{from}");
+        Play::parse(&GOOD.replacen(from, to, 1), "t.yaml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn parses_a_good_play() {
+        let play = Play::parse(GOOD, "t.yaml").unwrap();
+        assert_eq!(play.id.as_str(), "t");
+        assert_eq!(
+            play.instruments,
+            vec![PositionKey::new("bybit", "linear", "BTCUSDT")]
+        );
+        let names: Vec<_> = play.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["fast", "slow"]);
+        assert_eq!(play.features[1].timeframe, "5m".parse().unwrap());
+        assert_eq!(play.warmup, Warmup::Bars(10));
+        assert_eq!(play.cases.len(), 2);
+        assert_eq!(play.cases[0].then.order_type, OrderType::Limit);
+        assert!(play.cases[0].then.limit_px.is_some());
+        assert_eq!(play.cases[1].then.order_type, OrderType::Market);
+        assert_eq!(play.cases[1].then.reason, "cases[1]");
+        assert_eq!(play.cases[1].any.len(), 1);
+    }
+
+    #[test]
+    fn content_errors_name_line_and_field() {
+        let cases = [
+            (
+                "fast > slow",
+                "fsat > slow",
+                "t.yaml:9: cases[0].when[1]: unknown feature \"fsat\"",
+            ),
+            (
+                "fast < slow",
+                "fast <",
+                "t.yaml:11: cases[1].any[0]: expected a number, a name or `(` at column 7, found end of expression",
+            ),
+            (
+                "close - 1",
+                "close - atr",
+                "t.yaml:10: cases[0].then.limit: unknown feature \"atr\"",
+            ),
+            (
+                "{ ema: 3 }",
+                "{ ema: 0 }",
+                "t.yaml:5: features.fast: period must be 1..=10000, found 0",
+            ),
+            (
+                "{ ema: 3 }",
+                "{ ema: 3, sma: 4 }",
+                "t.yaml:5: features.fast: give exactly one indicator: ema, sma, atr, rsi, highest or lowest",
+            ),
+            (
+                "timeframe: 5m",
+                "timeframe: 90s",
+                "t.yaml:6: features.slow: timeframe 90s is not a multiple of the base timeframe 1m",
+            ),
+            (
+                "timeframe: 5m",
+                "timeframe: 5x",
+                "t.yaml:6: features.slow: invalid timeframe `5x`: expected e.g. 1m, 15m, 4h, 1d",
+            ),
+            (
+                "timeframe: 1m",
+                "timeframe: fast",
+                "t.yaml:3: timeframe: invalid timeframe `fast`: expected e.g. 1m, 15m, 4h, 1d",
+            ),
+            (
+                "[bybit:linear:BTCUSDT]",
+                "[BTCUSDT]",
+                "t.yaml:2: instruments[0]: invalid position key `BTCUSDT`: expected <venue>:<book>:<instrument>, e.g. bybit:linear:BTCUSDT",
+            ),
+            (
+                "warmup: 10",
+                "warmup: soon",
+                "t.yaml:7: warmup: expected `auto` or a bar count, found `soon`",
+            ),
+            (
+                "qty: \"0.01\"",
+                "qty: \"0\"",
+                "t.yaml:10: cases[0].then.size: size must be positive",
+            ),
+            (
+                "order: limit, limit: \"close - 1\"",
+                "order: market, limit: \"close - 1\"",
+                "t.yaml:10: cases[0].then.limit: a market order takes no limit price",
+            ),
+            (
+                "position_fraction: \"1\"",
+                "position_fraction: \"1.5\"",
+                "t.yaml:12: cases[1].then.size: position_fraction must be at most 1",
+            ),
+            (
+                "  slow:",
+                "  close:",
+                "t.yaml:6: features.close: `close` is a built-in name",
+            ),
+        ];
+        for (from, to, want) in cases {
+            assert_eq!(error(from, to), want, "replacing {from:?} with {to:?}");
+        }
+    }
+
+    #[test]
+    fn shape_errors_carry_the_line() {
+        let text = error("reason: up", "reasn: up");
+        assert!(
+            text.starts_with("t.yaml:10: unknown field `reasn`"),
+            "{text}"
+        );
+        assert!(!text.contains("at line"), "{text}");
+        let text = error("side: sell", "side: sideways");
+        assert!(text.starts_with("t.yaml:12: "), "{text}");
+        let text = error("warmup: 10", "warmup: 10\nextra: 1");
+        assert!(text.starts_with("t.yaml:8: "), "{text}");
+        assert!(text.contains("extra"), "{text}");
+    }
+}

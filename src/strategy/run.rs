@@ -1,0 +1,481 @@
+//! The [`Strategy`] trait and [`PlayStrategy`], which runs a compiled [`Play`]: closed
+//! bars and the current position in, venue-agnostic intents out.
+//!
+//! Invariant: `on_bar` is a pure function of the bars seen so far and the position
+//! passed in: no clock, no randomness, no hash-order iteration. Intent ids are derived
+//! from the strategy, instrument, bar time and case index, so a replay gives the same ids.
+//!
+//! It never decides whether an intent can be carried out (session hours, minimum size,
+//! leverage): that is the executor's call.
+
+use std::collections::BTreeMap;
+
+use crate::event::{Candle, Decimal, Intent, PositionKey, StrategyId};
+
+use super::expr::{Scope, Var};
+use super::feature::{FeatureError, FeatureSet};
+use super::indicator::Ohlcv;
+use super::play::{Case, Play, Warmup};
+
+/// The position a strategy sees: a small input struct, so this module does not depend on
+/// the reducer's projection (the caller maps one to the other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PositionState {
+    /// Signed quantity: positive long, negative short, zero flat.
+    pub qty: Decimal,
+    /// Average entry price while open.
+    pub avg_px: Option<Decimal>,
+    /// Account equity, in the quote currency.
+    pub equity: Decimal,
+}
+
+impl PositionState {
+    /// No position, with `equity` in the account.
+    pub fn flat(equity: Decimal) -> PositionState {
+        PositionState {
+            qty: Decimal::ZERO,
+            avg_px: None,
+            equity,
+        }
+    }
+}
+
+/// Why a strategy could not process a bar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrategyError {
+    /// The bar could not be added to the instrument's features.
+    #[error("strategy {strategy}, {key}: {source}")]
+    Feature {
+        /// The strategy.
+        strategy: StrategyId,
+        /// The instrument.
+        key: PositionKey,
+        /// What went wrong (boxed: keeps `Result`s small on the per-bar path).
+        source: Box<FeatureError>,
+    },
+}
+
+/// The PM core's contract: pure decisions from bars and positions.
+pub trait Strategy {
+    /// The strategy's id.
+    fn id(&self) -> &StrategyId;
+
+    /// Process one bar. Bars a strategy does not trade (another instrument or
+    /// timeframe, or a bar not yet closed) give no intents. The same sequence of bars
+    /// and positions always gives the same intents.
+    fn on_bar(
+        &mut self,
+        bar: &Candle,
+        position: &PositionState,
+    ) -> Result<Vec<Intent>, StrategyError>;
+}
+
+/// A [`Play`] with its per-instrument features.
+#[derive(Debug, Clone)]
+pub struct PlayStrategy {
+    play: Play,
+    features: BTreeMap<PositionKey, FeatureSet>,
+}
+
+impl PlayStrategy {
+    /// Ready to be fed bars; fails only when `play` was built by hand with a feature
+    /// timeframe that is not a multiple of its base timeframe.
+    pub fn new(play: Play) -> Result<PlayStrategy, StrategyError> {
+        let mut features = BTreeMap::new();
+        for key in &play.instruments {
+            let set = FeatureSet::new(play.timeframe, &play.features).map_err(|source| {
+                StrategyError::Feature {
+                    strategy: play.id.clone(),
+                    key: key.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+            features.insert(key.clone(), set);
+        }
+        Ok(PlayStrategy { play, features })
+    }
+
+    /// The play being run.
+    pub fn play(&self) -> &Play {
+        &self.play
+    }
+
+    /// The features of one instrument.
+    pub fn features(&self, key: &PositionKey) -> Option<&FeatureSet> {
+        self.features.get(key)
+    }
+}
+
+impl Strategy for PlayStrategy {
+    fn id(&self) -> &StrategyId {
+        &self.play.id
+    }
+
+    fn on_bar(
+        &mut self,
+        bar: &Candle,
+        position: &PositionState,
+    ) -> Result<Vec<Intent>, StrategyError> {
+        if !bar.closed || bar.timeframe != self.play.timeframe {
+            return Ok(Vec::new());
+        }
+        let key = PositionKey {
+            venue: bar.venue.clone(),
+            book: bar.book.clone(),
+            instrument: bar.instrument.clone(),
+        };
+        let Some(features) = self.features.get_mut(&key) else {
+            return Ok(Vec::new());
+        };
+        let ohlcv = Ohlcv {
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            volume: bar.volume,
+        };
+        features
+            .push(bar.open_time, &ohlcv)
+            .map_err(|source| StrategyError::Feature {
+                strategy: self.play.id.clone(),
+                key: key.clone(),
+                source: Box::new(source),
+            })?;
+        let warm = match self.play.warmup {
+            Warmup::Auto => true,
+            Warmup::Bars(n) => features.bars_seen() >= n,
+        };
+        if !warm || !features.ready() {
+            return Ok(Vec::new());
+        }
+        let scope = BarScope {
+            bar: &ohlcv,
+            position,
+            features,
+        };
+        // First match wins; a case whose price expressions are undefined does not match.
+        let intent = self
+            .play
+            .cases
+            .iter()
+            .enumerate()
+            .find_map(|(i, case)| intent_for(&self.play.id, &key, bar, i, case, &scope));
+        Ok(intent.into_iter().collect())
+    }
+}
+
+struct BarScope<'a> {
+    bar: &'a Ohlcv,
+    position: &'a PositionState,
+    features: &'a FeatureSet,
+}
+
+impl Scope for BarScope<'_> {
+    fn get(&self, var: Var) -> Option<Decimal> {
+        match var {
+            Var::Open => Some(self.bar.open),
+            Var::High => Some(self.bar.high),
+            Var::Low => Some(self.bar.low),
+            Var::Close => Some(self.bar.close),
+            Var::Volume => Some(self.bar.volume),
+            Var::Position => Some(self.position.qty),
+            Var::EntryPx => match self.position.qty.is_zero() {
+                true => None,
+                false => self.position.avg_px,
+            },
+            Var::Equity => Some(self.position.equity),
+            Var::Feature(i) => self.features.value(i),
+        }
+    }
+}
+
+/// The intent case `index` makes on this bar, if it matches.
+fn intent_for(
+    strategy: &StrategyId,
+    key: &PositionKey,
+    bar: &Candle,
+    index: usize,
+    case: &Case,
+    scope: &BarScope<'_>,
+) -> Option<Intent> {
+    let all = case.when.iter().all(|c| c.eval(scope));
+    let any = case.any.is_empty() || case.any.iter().any(|c| c.eval(scope));
+    if !(all && any) {
+        return None;
+    }
+    let then = &case.then;
+    // `Some(None)`: no expression given; `None`: given but undefined now.
+    let price = |e: &Option<super::expr::Expr>| match e {
+        None => Some(None),
+        Some(e) => e.eval(scope).map(Some),
+    };
+    let limit_px = price(&then.limit_px)?;
+    let stop_loss = price(&then.stop_loss)?;
+    let take_profit = price(&then.take_profit)?;
+    Some(Intent {
+        intent_id: format!("{strategy}-{key}-{}-{index}", bar.open_time.as_nanos()),
+        strategy_id: strategy.clone(),
+        venue: key.venue.clone(),
+        book: key.book.clone(),
+        instrument: key.instrument.clone(),
+        action: then.action,
+        side: then.side,
+        size: then.size.clone(),
+        order_type: then.order_type,
+        limit_px,
+        stop_loss,
+        take_profit,
+        reason: then.reason.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Book, IntentAction, Side, Symbol, Timestamp, Venue};
+
+    const EMA_TREND: &str = include_str!("../../replay/strategies/ema_trend.yaml");
+    const MEAN_REVERSION: &str = include_str!("../../replay/strategies/mean_reversion.yaml");
+
+    /// A deterministic path: a slow sine-like swing (integer arithmetic) plus a trend
+    /// that flips every `flip` bars, so crosses happen in both directions.
+    fn price(i: i64, flip: i64) -> Decimal {
+        let swing = [0, 3, 5, 6, 5, 3, 0, -3, -5, -6, -5, -3][(i % 12) as usize];
+        let leg = (i / flip) % 2;
+        let pos = i % flip;
+        let trend = match leg {
+            0 => pos * 4,
+            _ => (flip - pos) * 4,
+        };
+        Decimal::from_parts(100_000 + 100 * (trend + swing), 2).unwrap_or(Decimal::ONE)
+    }
+
+    fn candle(key: &PositionKey, timeframe: &str, i: i64, close: Decimal) -> Candle {
+        let tf: crate::event::Timeframe = timeframe.parse().unwrap();
+        let step = Decimal::from_int(2);
+        Candle {
+            venue: key.venue.clone(),
+            book: key.book.clone(),
+            instrument: key.instrument.clone(),
+            timeframe: tf,
+            open_time: Timestamp::from_nanos(i * tf.nanos()),
+            open: close,
+            high: close.checked_add(step).unwrap(),
+            low: close.checked_sub(step).unwrap(),
+            close,
+            volume: Decimal::ONE,
+            closed: true,
+        }
+    }
+
+    /// Runs `play` over `bars`, holding the position each intent implies (entries fill
+    /// one unit at the close; exits flatten). Returns the intents bar by bar.
+    fn run(play: &Play, bars: &[Candle]) -> Vec<Vec<Intent>> {
+        let mut strategy = PlayStrategy::new(play.clone()).unwrap();
+        let mut position = PositionState::flat(Decimal::from_int(10_000));
+        let mut out = Vec::new();
+        for bar in bars {
+            let intents = strategy.on_bar(bar, &position).unwrap();
+            for intent in &intents {
+                position = match intent.action {
+                    IntentAction::Entry | IntentAction::Add => PositionState {
+                        qty: intent.side.sign(),
+                        avg_px: Some(bar.close),
+                        equity: position.equity,
+                    },
+                    IntentAction::Exit | IntentAction::Trim => PositionState::flat(position.equity),
+                };
+            }
+            out.push(intents);
+        }
+        out
+    }
+
+    fn series(key: &PositionKey, timeframe: &str, len: i64, flip: i64) -> Vec<Candle> {
+        (0..len)
+            .map(|i| candle(key, timeframe, i, price(i, flip)))
+            .collect()
+    }
+
+    fn btc() -> PositionKey {
+        PositionKey::new("bybit", "linear", "BTCUSDT")
+    }
+
+    fn eth() -> PositionKey {
+        PositionKey::new("bybit", "linear", "ETHUSDT")
+    }
+
+    #[test]
+    fn example_plays_load_and_trade() {
+        let ema = Play::parse(EMA_TREND, "ema_trend.yaml").unwrap();
+        let mr = Play::parse(MEAN_REVERSION, "mean_reversion.yaml").unwrap();
+        assert_eq!(ema.features.len(), 4);
+        assert_eq!(mr.cases.len(), 4);
+
+        // The 1h EMA(20) needs 20 hours: with `auto` warm-up nothing fires before.
+        let out = run(&ema, &series(&btc(), "1m", 30 * 60, 150));
+        let first_bar = out.iter().position(|v| !v.is_empty()).unwrap();
+        assert!(first_bar >= 20 * 60 - 1, "intent at bar {first_bar}");
+        let all: Vec<&Intent> = out.iter().flatten().collect();
+        let entry = all[0];
+        assert_eq!((entry.action, entry.side), (IntentAction::Entry, Side::Buy));
+        assert!(entry.stop_loss.unwrap() < entry.take_profit.unwrap());
+        assert!(all.iter().any(|i| i.action == IntentAction::Exit));
+
+        let out = run(&mr, &series(&eth(), "5m", 600, 40));
+        let all: Vec<&Intent> = out.iter().flatten().collect();
+        assert!(
+            all.iter()
+                .any(|i| i.side == Side::Buy && i.limit_px.is_some())
+        );
+        assert!(
+            all.iter()
+                .any(|i| i.side == Side::Sell && i.action == IntentAction::Entry)
+        );
+        assert!(
+            all.iter()
+                .all(|i| i.strategy_id.as_str() == "mean_reversion")
+        );
+    }
+
+    #[test]
+    fn warmup_gates_intents_until_bar_count_and_features_ready() {
+        let text = |warmup: &str| {
+            format!(
+                "id: w\ninstruments: [x:y:Z]\ntimeframe: 1m\nfeatures:\n  s: {{ sma: 3 }}\n\
+                 warmup: {warmup}\ncases:\n  - when: [\"s > 0\"]\n    then: {{ action: entry, \
+                 side: buy, size: {{ qty: \"1\" }} }}\n"
+            )
+        };
+        let key = PositionKey::new("x", "y", "Z");
+        let bars = series(&key, "1m", 10, 50);
+        let first = |warmup: &str| {
+            let play = Play::parse(&text(warmup), "w.yaml").unwrap();
+            let mut strategy = PlayStrategy::new(play).unwrap();
+            let flat = PositionState::flat(Decimal::ONE);
+            bars.iter()
+                .position(|b| !strategy.on_bar(b, &flat).unwrap().is_empty())
+        };
+        assert_eq!(first("auto"), Some(2), "SMA(3) is ready on the third bar");
+        assert_eq!(
+            first("1"),
+            Some(2),
+            "a short warm-up still waits for the features"
+        );
+        assert_eq!(first("7"), Some(6));
+    }
+
+    #[test]
+    fn ignores_other_instruments_timeframes_and_open_bars() {
+        let play = Play::parse(EMA_TREND, "ema_trend.yaml").unwrap();
+        let mut strategy = PlayStrategy::new(play).unwrap();
+        let flat = PositionState::flat(Decimal::ONE);
+        let mut open_bar = candle(&btc(), "1m", 0, Decimal::ONE);
+        open_bar.closed = false;
+        for bar in [
+            candle(&eth(), "1m", 0, Decimal::ONE),
+            candle(&btc(), "5m", 0, Decimal::ONE),
+            open_bar,
+        ] {
+            assert_eq!(strategy.on_bar(&bar, &flat).unwrap(), vec![]);
+        }
+        assert_eq!(strategy.features(&btc()).unwrap().bars_seen(), 0);
+        // And an out-of-order bar of its own is an error naming strategy and instrument.
+        let bar = candle(&btc(), "1m", 5, Decimal::ONE);
+        strategy.on_bar(&bar, &flat).unwrap();
+        let err = strategy.on_bar(&bar, &flat).unwrap_err().to_string();
+        assert!(
+            err.starts_with("strategy ema_trend, bybit:linear:BTCUSDT: bar at"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_lookahead_changing_later_bars_keeps_earlier_output() {
+        let play = Play::parse(EMA_TREND, "ema_trend.yaml").unwrap();
+        let bars = series(&btc(), "1m", 26 * 60, 150);
+        let cut = 23 * 60 + 17; // inside an hour and inside a 15m bucket
+        let mut changed = bars.clone();
+        for (i, bar) in changed.iter_mut().enumerate().skip(cut + 1) {
+            let close = Decimal::from_int(50_000 + (i as i64 * 13) % 997);
+            *bar = candle(&btc(), "1m", i as i64, close);
+        }
+        let a = run(&play, &bars);
+        let b = run(&play, &changed);
+        assert_eq!(a[..=cut], b[..=cut]);
+        assert_ne!(
+            a[cut + 1..],
+            b[cut + 1..],
+            "the change must matter afterwards"
+        );
+        assert!(
+            a[..=cut].iter().any(|v| !v.is_empty()),
+            "intents before the cut"
+        );
+        // Features too: feed both up to the cut and compare every value.
+        let (mut sa, mut sb) = (
+            PlayStrategy::new(play.clone()).unwrap(),
+            PlayStrategy::new(play.clone()).unwrap(),
+        );
+        let flat = PositionState::flat(Decimal::ONE);
+        for (x, y) in bars.iter().zip(&changed).take(cut + 1) {
+            sa.on_bar(x, &flat).unwrap();
+            sb.on_bar(y, &flat).unwrap();
+            let (fa, fb) = (sa.features(&btc()).unwrap(), sb.features(&btc()).unwrap());
+            for i in 0..play.features.len() {
+                assert_eq!(fa.value(i), fb.value(i));
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic_ids_and_intents() {
+        let play = Play::parse(MEAN_REVERSION, "mean_reversion.yaml").unwrap();
+        let bars = series(&eth(), "5m", 600, 40);
+        let a = run(&play, &bars);
+        let b = run(&play, &bars);
+        assert_eq!(a, b);
+        let at = a.iter().position(|v| !v.is_empty()).unwrap();
+        let nanos = bars[at].open_time.as_nanos();
+        assert_eq!(
+            a[at][0].intent_id,
+            format!("mean_reversion-bybit:linear:ETHUSDT-{nanos}-0")
+        );
+        let ids: std::collections::BTreeSet<_> =
+            a.iter().flatten().map(|i| i.intent_id.clone()).collect();
+        assert_eq!(ids.len(), a.iter().flatten().count(), "ids are unique");
+    }
+
+    #[test]
+    fn entry_px_is_undefined_while_flat_and_prices_must_be_defined() {
+        let text = "id: p\ninstruments: [x:y:Z]\ntimeframe: 1m\ncases:\n\
+                    - when: [\"close > 0\"]\n  then: { action: entry, side: buy, size: { qty: \"1\" }, \
+                    stop_loss: \"entry_px - 1\" }\n\
+                    - when: [\"close > 0\"]\n  then: { action: entry, side: buy, size: { qty: \"2\" } }\n";
+        let play = Play::parse(text, "p.yaml").unwrap();
+        let mut strategy = PlayStrategy::new(play).unwrap();
+        let key = PositionKey::new("x", "y", "Z");
+        let bar = candle(&key, "1m", 0, Decimal::from_int(10));
+        let flat = PositionState::flat(Decimal::ONE);
+        let intents = strategy.on_bar(&bar, &flat).unwrap();
+        // Case 0's stop is undefined while flat, so case 1 wins.
+        assert_eq!(intents.len(), 1);
+        assert!(intents[0].intent_id.ends_with("-1"));
+        let long = PositionState {
+            qty: Decimal::ONE,
+            avg_px: Some(Decimal::from_int(9)),
+            equity: Decimal::ONE,
+        };
+        let bar = candle(&key, "1m", 1, Decimal::from_int(10));
+        let intents = strategy.on_bar(&bar, &long).unwrap();
+        assert_eq!(intents[0].stop_loss, Some(Decimal::from_int(8)));
+        assert_eq!(
+            (
+                intents[0].venue.clone(),
+                intents[0].book.clone(),
+                intents[0].instrument.clone()
+            ),
+            (Venue::from("x"), Book::from("y"), Symbol::from("Z"))
+        );
+    }
+}
