@@ -37,12 +37,16 @@ struct Life {
 /// Run `ledger audit`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let key: PositionKey = args.position.parse()?;
-    let ledger = Ledger::open(db, OpenMode::Existing).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::Existing)
+        .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let events = position_events(&reader, &key.to_string())?;
     if events.is_empty() {
         let known = reader.position_keys()?;
-        bail!("no events for position {key} (positions in this ledger: {})", known.join(", "));
+        bail!(
+            "no events for position {key} (positions in this ledger: {})",
+            known.join(", ")
+        );
     }
     let (recomputed, lives, lives_of_events) = recompute(&key, &events)?;
     let head = reader.head()?;
@@ -51,7 +55,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let from_replay = replayed.position(&key).map(position_json);
     let matches = from_log == from_replay;
     if out.json {
-        let rows = events.iter().zip(&lives_of_events).map(|(e, life)| event_json(e, *life)).collect::<Result<Vec<_>>>()?;
+        let rows = events
+            .iter()
+            .zip(&lives_of_events)
+            .map(|(e, life)| event_json(e, *life))
+            .collect::<Result<Vec<_>>>()?;
         out.json_value(&json!({
             "position": key.to_string(),
             "events": rows,
@@ -64,7 +72,15 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             "head_hash": head.hash.to_hex(),
         }))?;
     } else {
-        out.text(&human(&key, &events, &lives, &lives_of_events, &recomputed, matches, head))?;
+        out.text(&human(
+            &key,
+            &events,
+            &lives,
+            &lives_of_events,
+            &recomputed,
+            matches,
+            head,
+        ))?;
     }
     if !matches {
         bail!("the position recomputed from its own events differs from the full replay");
@@ -72,13 +88,21 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     Ok(())
 }
 
-fn recompute(key: &PositionKey, events: &[ProvenEvent]) -> Result<(Projection, Vec<Life>, Vec<u32>)> {
+fn recompute(
+    key: &PositionKey,
+    events: &[ProvenEvent],
+) -> Result<(Projection, Vec<Life>, Vec<u32>)> {
     let mut projection = Projection::new();
     let mut lives: Vec<Life> = Vec::new();
     let mut per_event = Vec::with_capacity(events.len());
     for e in events {
-        let realized_before = projection.position(key).map(|p| p.realized).unwrap_or_default();
-        projection.apply(&e.envelope).with_context(|| format!("recomputing {key}"))?;
+        let realized_before = projection
+            .position(key)
+            .map(|p| p.realized)
+            .unwrap_or_default();
+        projection
+            .apply(&e.envelope)
+            .with_context(|| format!("recomputing {key}"))?;
         let Some(p) = projection.position(key) else {
             per_event.push(0);
             continue;
@@ -138,25 +162,39 @@ fn human(
     matches: bool,
     head: crate::log::Head,
 ) -> String {
-    let mut table = Table::new(&["seq", "time", "life", "kind", "details", "hash"], &["seq", "life"]);
+    let mut table = Table::new(
+        &["seq", "time", "life", "kind", "details", "hash"],
+        &["seq", "life"],
+    );
     for (e, life) in events.iter().zip(lives_of_events) {
         table.row(vec![
             e.envelope.seq.to_string(),
             e.envelope.event.ts.to_string(),
-            if *life == 0 { "-".into() } else { life.to_string() },
+            if *life == 0 {
+                "-".into()
+            } else {
+                life.to_string()
+            },
             e.envelope.event.payload.kind().to_string(),
             summary(&e.envelope.event.payload),
             e.digest.to_hex()[..16].to_string(),
         ]);
     }
-    let mut life_table = Table::new(&["life", "first_seq", "last_seq", "realized", "state"], &["life", "first_seq", "last_seq", "realized"]);
+    let mut life_table = Table::new(
+        &["life", "first_seq", "last_seq", "realized", "state"],
+        &["life", "first_seq", "last_seq", "realized"],
+    );
     for l in lives {
         life_table.row(vec![
             l.ordinal.to_string(),
             l.first_seq.to_string(),
             l.last_seq.to_string(),
             l.realized.to_string(),
-            if l.open { "open".into() } else { "closed".into() },
+            if l.open {
+                "open".into()
+            } else {
+                "closed".into()
+            },
         ]);
     }
     format!(
@@ -175,20 +213,85 @@ fn human(
 pub fn summary(payload: &Payload) -> String {
     let opt = |v: &Option<crate::event::Decimal>| v.map(|v| format!(" @ {v}")).unwrap_or_default();
     match payload {
-        Payload::Fill(f) => format!("{} {} @ {} fee {} exec {}{}", f.side.as_str(), f.qty, f.px, f.fee, f.exec_id, f.order_id.as_ref().map(|o| format!(" order {o}")).unwrap_or_default()),
-        Payload::Trade(t) => format!("{}{} @ {}", t.side.map(|s| format!("{} ", s.as_str())).unwrap_or_default(), t.qty, t.px),
-        Payload::Candle(c) => format!("{} o {} h {} l {} c {} v {}", c.timeframe, c.open, c.high, c.low, c.close, c.volume),
+        Payload::Fill(f) => format!(
+            "{} {} @ {} fee {} exec {}{}",
+            f.side.as_str(),
+            f.qty,
+            f.px,
+            f.fee,
+            f.exec_id,
+            f.order_id
+                .as_ref()
+                .map(|o| format!(" order {o}"))
+                .unwrap_or_default()
+        ),
+        Payload::Trade(t) => format!(
+            "{}{} @ {}",
+            t.side
+                .map(|s| format!("{} ", s.as_str()))
+                .unwrap_or_default(),
+            t.qty,
+            t.px
+        ),
+        Payload::Candle(c) => format!(
+            "{} o {} h {} l {} c {} v {}",
+            c.timeframe, c.open, c.high, c.low, c.close, c.volume
+        ),
         Payload::Funding(f) => format!("amount {}", f.amount),
         Payload::FundingRate(f) => format!("rate {}", f.rate),
-        Payload::OrderSubmitted(o) => format!("{} {} {:?} {}{} {:?}", o.client_order_id, o.side.as_str(), o.order_type, o.qty, opt(&o.px), o.tif).to_lowercase(),
-        Payload::OrderAccepted(o) => format!("{} venue id {}", o.client_order_id, o.venue_order_id.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())),
+        Payload::OrderSubmitted(o) => format!(
+            "{} {} {:?} {}{} {:?}",
+            o.client_order_id,
+            o.side.as_str(),
+            o.order_type,
+            o.qty,
+            opt(&o.px),
+            o.tif
+        )
+        .to_lowercase(),
+        Payload::OrderAccepted(o) => format!(
+            "{} venue id {}",
+            o.client_order_id,
+            o.venue_order_id
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into())
+        ),
         Payload::OrderRejected(o) => format!("{}: {}", o.client_order_id, o.reason),
-        Payload::OrderCancelled(o) => format!("{}{}", o.client_order_id, o.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()),
-        Payload::OrderAmendRequested(a) | Payload::OrderAmended(a) => format!("{} qty {} px {}", a.client_order_id, a.qty.map(|v| v.to_string()).unwrap_or("-".into()), a.px.map(|v| v.to_string()).unwrap_or("-".into())),
-        Payload::Intent(i) => format!("{} {:?} {} ({})", i.intent_id, i.action, i.side.as_str(), i.reason).to_lowercase(),
+        Payload::OrderCancelled(o) => format!(
+            "{}{}",
+            o.client_order_id,
+            o.reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        Payload::OrderAmendRequested(a) | Payload::OrderAmended(a) => format!(
+            "{} qty {} px {}",
+            a.client_order_id,
+            a.qty.map(|v| v.to_string()).unwrap_or("-".into()),
+            a.px.map(|v| v.to_string()).unwrap_or("-".into())
+        ),
+        Payload::Intent(i) => format!(
+            "{} {:?} {} ({})",
+            i.intent_id,
+            i.action,
+            i.side.as_str(),
+            i.reason
+        )
+        .to_lowercase(),
         Payload::Plan(p) => format!("{}: {} orders", p.intent_id, p.orders.len()),
         Payload::Skip(s) => format!("{}: {:?} {}", s.intent_id, s.reason, s.detail),
-        Payload::Liquidation(f) | Payload::Adl(f) => format!("{} {} @ {} exec {}", f.side.as_str(), f.qty, f.px, f.exec_id),
-        other => other.client_order_id().map(|id| id.to_string()).unwrap_or_default(),
+        Payload::Liquidation(f) | Payload::Adl(f) => format!(
+            "{} {} @ {} exec {}",
+            f.side.as_str(),
+            f.qty,
+            f.px,
+            f.exec_id
+        ),
+        other => other
+            .client_order_id()
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }

@@ -26,19 +26,38 @@ pub struct Args {
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     // The demo never touches a user's ledger: it writes `demo.redb` (replaced each
     // run) unless given a --db that does not exist yet.
-    let db = if db == Path::new("ledger.redb") { PathBuf::from(DEMO_DB) } else { db.to_path_buf() };
+    let db = if db == Path::new("ledger.redb") {
+        PathBuf::from(DEMO_DB)
+    } else {
+        db.to_path_buf()
+    };
     if db == Path::new(DEMO_DB) && db.exists() {
         std::fs::remove_file(&db).with_context(|| format!("cannot replace {}", db.display()))?;
     } else if db.exists() {
-        bail!("{} exists; the demo needs a fresh ledger file", db.display());
+        bail!(
+            "{} exists; the demo needs a fresh ledger file",
+            db.display()
+        );
     }
     let ledger = Ledger::open(&db, OpenMode::CreateIfMissing)?;
     let summary = super::import::import_file(&ledger, &args.sample, WriterOptions::default(), out)?;
     drop(ledger);
     if !out.json {
-        out.text(&format!("== imported {} events from {} into {}\n\n== replay\n", summary.appended, args.sample.display(), db.display()))?;
+        out.text(&format!(
+            "== imported {} events from {} into {}\n\n== replay\n",
+            summary.appended,
+            args.sample.display(),
+            db.display()
+        ))?;
     }
-    super::replay::exec(&db, super::replay::Args { from: None, to: None }, out)?;
+    super::replay::exec(
+        &db,
+        super::replay::Args {
+            from: None,
+            to: None,
+        },
+        out,
+    )?;
     if !out.json {
         out.text("\n== verify\n")?;
     }
@@ -46,5 +65,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     if !out.json {
         out.text("\n== audit\n")?;
     }
-    super::audit::exec(&db, super::audit::Args { position: args.audit }, out)
+    super::audit::exec(
+        &db,
+        super::audit::Args {
+            position: args.audit,
+        },
+        out,
+    )
 }

@@ -23,7 +23,8 @@ pub struct Args {
 
 /// Run `ledger export`.
 pub fn exec(db: &Path, args: Args, _out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::Existing)
+        .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let to = args.to.unwrap_or(u64::MAX);
     let stdout = std::io::stdout().lock();
@@ -32,8 +33,10 @@ pub fn exec(db: &Path, args: Args, _out: Output) -> Result<()> {
     let mut io_error = None;
     reader.for_each_event(args.from.max(1), to, |envelope| {
         line.clear();
-        write_event(&envelope, &mut line)
-            .map_err(|e| LogError::Encode { seq: envelope.seq, detail: e.to_string() })?;
+        write_event(&envelope, &mut line).map_err(|e| LogError::Encode {
+            seq: envelope.seq,
+            detail: e.to_string(),
+        })?;
         if let Err(e) = sink.write_all(&line) {
             io_error = Some(e);
             return Ok(ControlFlow::Break(()));

@@ -53,7 +53,9 @@ pub struct ImportSummary {
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let ledger = Ledger::open(db, OpenMode::CreateIfMissing)
         .with_context(|| format!("cannot open ledger {}", db.display()))?;
-    let options = WriterOptions { checkpoint_every: args.checkpoint_every.max(1) };
+    let options = WriterOptions {
+        checkpoint_every: args.checkpoint_every.max(1),
+    };
     let summary = import_file(&ledger, &args.file, options, out)?;
     let head = ledger.reader()?.head()?;
     if out.json {
@@ -73,7 +75,12 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
 }
 
 /// Import `path` into `ledger` in one transaction. Used by `import` and `demo`.
-pub fn import_file(ledger: &Ledger, path: &Path, options: WriterOptions, out: Output) -> Result<ImportSummary> {
+pub fn import_file(
+    ledger: &Ledger,
+    path: &Path,
+    options: WriterOptions,
+    out: Output,
+) -> Result<ImportSummary> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut writer = Writer::new(ledger, options)?;
@@ -104,20 +111,25 @@ pub fn import_file(ledger: &Ledger, path: &Path, options: WriterOptions, out: Ou
                 break;
             }
             Err(e) => {
-                failure = Some(anyhow::Error::new(e).context(format!("importing {}", path.display())));
+                failure =
+                    Some(anyhow::Error::new(e).context(format!("importing {}", path.display())));
                 break;
             }
         }
     }
     drop(rx);
-    let parsed = parser.join().map_err(|_| anyhow!("the parser thread panicked"))?;
+    let parsed = parser
+        .join()
+        .map_err(|_| anyhow!("the parser thread panicked"))?;
     bar.finish_and_clear();
     if let Some(err) = failure.or(parsed.err()) {
         writer.abort().context("rolling back the import")?;
         return Err(err.context("nothing was appended"));
     }
     writer.checkpoint_now()?;
-    writer.commit().with_context(|| format!("committing the import of {}", path.display()))?;
+    writer
+        .commit()
+        .with_context(|| format!("committing the import of {}", path.display()))?;
     Ok(summary)
 }
 
@@ -138,7 +150,12 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
         batch.bytes += n as u64;
         let text = match std::str::from_utf8(&buf) {
             Ok(t) => t.trim(),
-            Err(e) => return send_error(&tx, anyhow!("{}:{line_no}: not UTF-8 ({e})", path.display())),
+            Err(e) => {
+                return send_error(
+                    &tx,
+                    anyhow!("{}:{line_no}: not UTF-8 ({e})", path.display()),
+                );
+            }
         };
         if text.is_empty() {
             continue;
@@ -150,10 +167,12 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
             }
             Err(e) => return send_error(&tx, anyhow!("{}:{line_no}: {e}", path.display())),
         }
-        if batch.events.len() >= BATCH_LINES {
-            if tx.send(Ok(std::mem::replace(&mut batch, new_batch()))).is_err() {
-                return Ok(());
-            }
+        if batch.events.len() >= BATCH_LINES
+            && tx
+                .send(Ok(std::mem::replace(&mut batch, new_batch())))
+                .is_err()
+        {
+            return Ok(());
         }
     }
     if !batch.events.is_empty() {
@@ -163,7 +182,11 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
 }
 
 fn new_batch() -> Batch {
-    Batch { events: Vec::with_capacity(BATCH_LINES), lines: Vec::with_capacity(BATCH_LINES), bytes: 0 }
+    Batch {
+        events: Vec::with_capacity(BATCH_LINES),
+        lines: Vec::with_capacity(BATCH_LINES),
+        bytes: 0,
+    }
 }
 
 fn send_error(tx: &mpsc::SyncSender<Result<Batch>>, err: anyhow::Error) -> Result<()> {

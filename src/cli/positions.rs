@@ -7,11 +7,29 @@ use super::Table;
 use crate::reduce::{Position, Projection};
 
 /// Column headers of the positions table.
-const HEADERS: &[&str] =
-    &["position", "qty", "avg_px", "realized", "fees", "funding", "net", "unrealized", "mark_px"];
+const HEADERS: &[&str] = &[
+    "position",
+    "qty",
+    "avg_px",
+    "realized",
+    "fees",
+    "funding",
+    "net",
+    "unrealized",
+    "mark_px",
+];
 
 /// Columns that align right.
-const NUMERIC: &[&str] = &["qty", "avg_px", "realized", "fees", "funding", "net", "unrealized", "mark_px"];
+const NUMERIC: &[&str] = &[
+    "qty",
+    "avg_px",
+    "realized",
+    "fees",
+    "funding",
+    "net",
+    "unrealized",
+    "mark_px",
+];
 
 /// One position as JSON (key names are the public contract).
 pub fn position_json(p: &Position) -> Value {
@@ -44,7 +62,8 @@ pub fn positions_table<'a>(positions: impl IntoIterator<Item = &'a Position>) ->
 }
 
 fn position_row(p: &Position) -> Vec<String> {
-    let opt = |v: Option<crate::event::Decimal>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    let opt =
+        |v: Option<crate::event::Decimal>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
     vec![
         p.key.to_string(),
         p.qty.to_string(),

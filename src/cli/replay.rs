@@ -26,7 +26,8 @@ pub struct Args {
 
 /// Run `ledger replay`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::Existing)
+        .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let to = args.to.unwrap_or(head.seq).min(head.seq);
@@ -57,7 +58,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             "positions": positions_json(&projection),
         }))?;
     } else {
-        let origin = if base > 0 { format!("checkpoint at seq {base}") } else { "genesis".to_string() };
+        let origin = if base > 0 {
+            format!("checkpoint at seq {base}")
+        } else {
+            "genesis".to_string()
+        };
         out.text(&format!(
             "{}\nhead seq {to}  block hash {at}\nfolded from {origin}; projection hash {}\n",
             positions_table(projection.positions()),

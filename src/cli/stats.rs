@@ -16,7 +16,8 @@ pub struct Args {}
 
 /// Run `ledger stats`.
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::Existing)
+        .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let bar = out.progress(head.seq, "stats");
@@ -37,7 +38,13 @@ pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
     bar.finish_and_clear();
     let checkpoints = reader.checkpoints()?.len();
     let file_bytes = ledger.file_size();
-    let per_event = |bytes: u64| if head.seq == 0 { 0.0 } else { bytes as f64 / head.seq as f64 };
+    let per_event = |bytes: u64| {
+        if head.seq == 0 {
+            0.0
+        } else {
+            bytes as f64 / head.seq as f64
+        }
+    };
     if out.json {
         out.json_value(&json!({
             "head_seq": head.seq,

@@ -15,7 +15,8 @@ pub struct Args {}
 
 /// Run `ledger verify`.
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::Existing)
+        .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let bar = out.progress(head.seq, "verify");

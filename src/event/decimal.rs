@@ -101,7 +101,6 @@ impl Decimal {
         self.0.checked_div(other.0).map(Decimal)
     }
 
-
     /// Round to `dp` fractional digits, half away from zero.
     pub fn round_dp(self, dp: u32) -> Decimal {
         Decimal(

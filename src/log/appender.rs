@@ -21,9 +21,12 @@ const QUEUE_BATCHES_MAX: usize = 64;
 /// latency of the acknowledgements that wait for it.
 const COMMIT_EVENTS_MAX: usize = 256 * 1024;
 
+/// Where a batch's result goes once its commit is done.
+type Ack = oneshot::Sender<Result<AppendOutcome, String>>;
+
 struct Request {
     events: Vec<Event>,
-    ack: oneshot::Sender<Result<AppendOutcome, String>>,
+    ack: Ack,
 }
 
 /// A handle producers append through. Dropping every handle stops the writer thread.
@@ -62,7 +65,10 @@ impl Appender {
             .name("ledger-writer".into())
             .spawn(move || run(writer, rx))
             .map_err(|e| LogError::Storage(format!("cannot start the writer thread: {e}")))?;
-        Ok(Appender { tx, thread: Some(thread) })
+        Ok(Appender {
+            tx,
+            thread: Some(thread),
+        })
     }
 
     /// Queue a batch (blocking while the queue is full); wait on the result for its
@@ -98,7 +104,7 @@ impl Appender {
 }
 
 fn run(mut writer: Writer, mut rx: mpsc::Receiver<Request>) -> Result<Head, LogError> {
-    let mut group: Vec<(oneshot::Sender<Result<AppendOutcome, String>>, Result<AppendOutcome, LogError>)> = Vec::new();
+    let mut group: Vec<(Ack, Result<AppendOutcome, LogError>)> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut events_in_group = 0;
         let mut next = Some(first);

@@ -79,7 +79,14 @@ impl BlockHeader {
         let body_hash = Hash(*blake3::hash(body).as_bytes());
         let format = codec::FORMAT_VERSION;
         let hash = Self::chain_hash(prev_hash, first_seq, count, format, body_hash);
-        BlockHeader { first_seq, count, format, prev_hash, body_hash, hash }
+        BlockHeader {
+            first_seq,
+            count,
+            format,
+            prev_hash,
+            body_hash,
+            hash,
+        }
     }
 
     /// The chained hash of a block with these fields.

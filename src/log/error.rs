@@ -23,7 +23,9 @@ pub enum LogError {
         detail: String,
     },
     /// Written by a newer `ledger`.
-    #[error("{path}: ledger format {found} is newer than this build supports ({supported}); upgrade ledger")]
+    #[error(
+        "{path}: ledger format {found} is newer than this build supports ({supported}); upgrade ledger"
+    )]
     NewerFormat {
         /// The database file.
         path: PathBuf,

@@ -23,11 +23,18 @@ pub fn position_events(reader: &Reader, position_key: &str) -> Result<Vec<Proven
     reader.walk_headers(|_| std::ops::ControlFlow::Continue(()))?;
     let mut out = Vec::new();
     for (first_seq, offsets) in reader.position_entries(position_key)? {
-        let header = reader.header_for(first_seq)?.filter(|h| h.first_seq == first_seq).ok_or_else(|| {
-            LogError::Corrupt { seq: first_seq, detail: "position index names a missing block".into() }
-        })?;
+        let header = reader
+            .header_for(first_seq)?
+            .filter(|h| h.first_seq == first_seq)
+            .ok_or_else(|| LogError::Corrupt {
+                seq: first_seq,
+                detail: "position index names a missing block".into(),
+            })?;
         let body = reader.verified_body(&header)?;
-        let mut wanted = offsets.iter().map(|&o| header.first_seq + u64::from(o)).peekable();
+        let mut wanted = offsets
+            .iter()
+            .map(|&o| header.first_seq + u64::from(o))
+            .peekable();
         for_each_record(&header, &body, |seq, record| {
             if wanted.next_if_eq(&seq).is_some() {
                 let event = decode_record(&header, seq, record)?;
@@ -44,7 +51,10 @@ pub fn position_events(reader: &Reader, position_key: &str) -> Result<Vec<Proven
             })
         })?;
         if let Some(seq) = wanted.next() {
-            return Err(LogError::Corrupt { seq, detail: "position index names an event past its block".into() });
+            return Err(LogError::Corrupt {
+                seq,
+                detail: "position index names an event past its block".into(),
+            });
         }
     }
     Ok(out)

@@ -8,9 +8,9 @@ use std::ops::ControlFlow;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
+use super::LogError;
 use super::block::{self, BlockHeader, Hash};
 use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, POSITIONS};
-use super::LogError;
 use crate::event::{Envelope, Seq, codec};
 
 /// The last committed event.
@@ -59,7 +59,10 @@ impl Reader {
             None => Ok(Head::default()),
             Some((k, v)) => {
                 let h = decode_header(k.value(), v.value())?;
-                Ok(Head { seq: h.last_seq(), hash: h.hash })
+                Ok(Head {
+                    seq: h.last_seq(),
+                    hash: h.hash,
+                })
             }
         }
     }
@@ -80,7 +83,10 @@ impl Reader {
             let (k, v) = row?;
             let h = decode_header(k.value(), v.value())?;
             check_link(&prev, &h)?;
-            prev = Head { seq: h.last_seq(), hash: h.hash };
+            prev = Head {
+                seq: h.last_seq(),
+                hash: h.hash,
+            };
             if visit(&h).is_break() {
                 break;
             }
@@ -100,10 +106,13 @@ impl Reader {
 
     /// Read the body of `header`'s block and check it against the header.
     pub fn verified_body(&self, header: &BlockHeader) -> Result<Vec<u8>, LogError> {
-        let guard = self.blocks.get(header.first_seq)?.ok_or_else(|| LogError::Corrupt {
-            seq: header.first_seq,
-            detail: "block body missing".into(),
-        })?;
+        let guard = self
+            .blocks
+            .get(header.first_seq)?
+            .ok_or_else(|| LogError::Corrupt {
+                seq: header.first_seq,
+                detail: "block body missing".into(),
+            })?;
         let body = guard.value();
         check_body(header, body)?;
         Ok(body.to_vec())
@@ -118,12 +127,17 @@ impl Reader {
         mut visit: impl FnMut(&BlockHeader, &[u8]) -> Result<ControlFlow<()>, LogError>,
     ) -> Result<(), LogError> {
         let mut prev = Head::default();
-        let mut bodies = self.blocks.range(from.saturating_sub(u64::from(block::BLOCK_MAX_EVENTS))..)?;
+        let mut bodies = self
+            .blocks
+            .range(from.saturating_sub(u64::from(block::BLOCK_MAX_EVENTS))..)?;
         for row in self.chain.iter()? {
             let (k, v) = row?;
             let h = decode_header(k.value(), v.value())?;
             check_link(&prev, &h)?;
-            prev = Head { seq: h.last_seq(), hash: h.hash };
+            prev = Head {
+                seq: h.last_seq(),
+                hash: h.hash,
+            };
             if h.last_seq() < from {
                 continue;
             }
@@ -172,7 +186,11 @@ impl Reader {
                 stop = flow.is_break();
                 Ok(flow)
             })?;
-            Ok(if stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+            Ok(if stop {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
         })
     }
 
@@ -180,7 +198,10 @@ impl Reader {
     /// `position_key`, in seq order.
     pub fn position_entries(&self, position_key: &str) -> Result<Vec<(Seq, Vec<u32>)>, LogError> {
         let mut out = Vec::new();
-        for row in self.positions.range((position_key, 0)..=(position_key, u64::MAX))? {
+        for row in self
+            .positions
+            .range((position_key, 0)..=(position_key, u64::MAX))?
+        {
             let (k, v) = row?;
             let (_, first_seq) = k.value();
             let offsets = block::decode_offsets(v.value()).ok_or_else(|| LogError::Corrupt {
@@ -240,7 +261,10 @@ pub fn for_each_record(
             detail: format!("record length at byte {offset} of the block runs past its end"),
         })?;
         if seq > header.last_seq() {
-            return Err(LogError::Corrupt { seq, detail: "block holds more events than its header".into() });
+            return Err(LogError::Corrupt {
+                seq,
+                detail: "block holds more events than its header".into(),
+            });
         }
         if visit(seq, record)?.is_break() {
             return Ok(());
@@ -248,21 +272,33 @@ pub fn for_each_record(
         seq += 1;
     }
     if seq != header.last_seq() + 1 {
-        return Err(LogError::Corrupt { seq, detail: "block holds fewer events than its header".into() });
+        return Err(LogError::Corrupt {
+            seq,
+            detail: "block holds fewer events than its header".into(),
+        });
     }
     Ok(())
 }
 
 /// Decode one record of `header`'s block.
-pub fn decode_record(header: &BlockHeader, seq: Seq, record: &[u8]) -> Result<crate::event::Event, LogError> {
-    codec::decode_event(header.format, record)
-        .map_err(|e| LogError::Corrupt { seq, detail: format!("event does not decode: {e}") })
+pub fn decode_record(
+    header: &BlockHeader,
+    seq: Seq,
+    record: &[u8],
+) -> Result<crate::event::Event, LogError> {
+    codec::decode_event(header.format, record).map_err(|e| LogError::Corrupt {
+        seq,
+        detail: format!("event does not decode: {e}"),
+    })
 }
 
 fn decode_header(key: u64, bytes: &[u8]) -> Result<BlockHeader, LogError> {
     match BlockHeader::decode(bytes) {
         Some(h) if h.first_seq == key && h.count > 0 => Ok(h),
-        _ => Err(LogError::Corrupt { seq: key, detail: "block header is malformed".into() }),
+        _ => Err(LogError::Corrupt {
+            seq: key,
+            detail: "block header is malformed".into(),
+        }),
     }
 }
 
@@ -270,7 +306,10 @@ fn check_link(prev: &Head, h: &BlockHeader) -> Result<(), LogError> {
     if h.first_seq != prev.seq + 1 {
         return Err(LogError::Corrupt {
             seq: prev.seq + 1,
-            detail: format!("gap in the log: block after seq {} starts at {}", prev.seq, h.first_seq),
+            detail: format!(
+                "gap in the log: block after seq {} starts at {}",
+                prev.seq, h.first_seq
+            ),
         });
     }
     if h.prev_hash != prev.hash {
@@ -279,9 +318,13 @@ fn check_link(prev: &Head, h: &BlockHeader) -> Result<(), LogError> {
             detail: "block does not chain to the previous block's hash".into(),
         });
     }
-    let expected = BlockHeader::chain_hash(h.prev_hash, h.first_seq, h.count, h.format, h.body_hash);
+    let expected =
+        BlockHeader::chain_hash(h.prev_hash, h.first_seq, h.count, h.format, h.body_hash);
     if expected != h.hash {
-        return Err(LogError::Corrupt { seq: h.first_seq, detail: "block header hash does not match".into() });
+        return Err(LogError::Corrupt {
+            seq: h.first_seq,
+            detail: "block header hash does not match".into(),
+        });
     }
     Ok(())
 }
@@ -290,7 +333,11 @@ fn check_body(h: &BlockHeader, body: &[u8]) -> Result<(), LogError> {
     if Hash(*blake3::hash(body).as_bytes()) != h.body_hash {
         return Err(LogError::Corrupt {
             seq: h.first_seq,
-            detail: format!("block {}..={} does not match its hash", h.first_seq, h.last_seq()),
+            detail: format!(
+                "block {}..={} does not match its hash",
+                h.first_seq,
+                h.last_seq()
+            ),
         });
     }
     Ok(())
@@ -298,9 +345,16 @@ fn check_body(h: &BlockHeader, body: &[u8]) -> Result<(), LogError> {
 
 fn decode_checkpoint(seq: Seq, bytes: &[u8]) -> Result<Checkpoint, LogError> {
     if bytes.len() < 32 {
-        return Err(LogError::Corrupt { seq, detail: "checkpoint is truncated".into() });
+        return Err(LogError::Corrupt {
+            seq,
+            detail: "checkpoint is truncated".into(),
+        });
     }
     let mut hash = [0u8; 32];
     hash.copy_from_slice(&bytes[..32]);
-    Ok(Checkpoint { seq, hash: Hash(hash), bytes: bytes[32..].to_vec() })
+    Ok(Checkpoint {
+        seq,
+        hash: Hash(hash),
+        bytes: bytes[32..].to_vec(),
+    })
 }

@@ -11,14 +11,22 @@ use crate::reduce::Projection;
 /// Decode a checkpoint and check it against its stored hash.
 pub fn load_checkpoint(cp: &super::Checkpoint) -> Result<Projection, LogError> {
     if Hash(*blake3::hash(&cp.bytes).as_bytes()) != cp.hash {
-        return Err(LogError::Corrupt { seq: cp.seq, detail: "checkpoint does not match its projection hash".into() });
+        return Err(LogError::Corrupt {
+            seq: cp.seq,
+            detail: "checkpoint does not match its projection hash".into(),
+        });
     }
-    let projection: Projection = codec::decode_value(&cp.bytes)
-        .map_err(|e| LogError::Corrupt { seq: cp.seq, detail: format!("checkpoint does not decode: {e}") })?;
+    let projection: Projection = codec::decode_value(&cp.bytes).map_err(|e| LogError::Corrupt {
+        seq: cp.seq,
+        detail: format!("checkpoint does not decode: {e}"),
+    })?;
     if projection.last_seq() != cp.seq {
         return Err(LogError::Corrupt {
             seq: cp.seq,
-            detail: format!("checkpoint holds the state after seq {}", projection.last_seq()),
+            detail: format!(
+                "checkpoint holds the state after seq {}",
+                projection.last_seq()
+            ),
         });
     }
     Ok(projection)

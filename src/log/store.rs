@@ -45,16 +45,27 @@ impl Ledger {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Ledger, LogError> {
         let exists = path.exists();
         if !exists && mode == OpenMode::Existing {
-            return Err(LogError::Missing { path: path.to_path_buf() });
+            return Err(LogError::Missing {
+                path: path.to_path_buf(),
+            });
         }
         if exists {
             check_redb_magic(path)?;
         }
         let mut builder = redb::Builder::new();
         builder.set_cache_size(CACHE_BYTES);
-        let opened = if exists { builder.open(path) } else { builder.create(path) };
+        let opened = if exists {
+            builder.open(path)
+        } else {
+            builder.create(path)
+        };
         let db = opened.map_err(|e| open_error(path, e))?;
-        let ledger = Ledger { inner: Arc::new(Inner { db, path: path.to_path_buf() }) };
+        let ledger = Ledger {
+            inner: Arc::new(Inner {
+                db,
+                path: path.to_path_buf(),
+            }),
+        };
         ledger.init_or_check()?;
         Ok(ledger)
     }
@@ -76,7 +87,9 @@ impl Ledger {
 
     /// Size of the database file in bytes.
     pub fn file_size(&self) -> u64 {
-        std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(&self.inner.path)
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 
     fn init_or_check(&self) -> Result<(), LogError> {
@@ -100,14 +113,24 @@ impl Ledger {
         };
         let magic = meta.get("magic")?.map(|v| v.value().to_vec());
         if magic.as_deref() != Some(b"ledger") {
-            return Err(LogError::NotALedger { path, detail: "missing ledger magic".into() });
+            return Err(LogError::NotALedger {
+                path,
+                detail: "missing ledger magic".into(),
+            });
         }
         let format = meta
             .get("format")?
             .and_then(|v| v.value().try_into().ok().map(u16::from_le_bytes))
-            .ok_or_else(|| LogError::NotALedger { path: path.clone(), detail: "no format".into() })?;
+            .ok_or_else(|| LogError::NotALedger {
+                path: path.clone(),
+                detail: "no format".into(),
+            })?;
         if format > LEDGER_FORMAT {
-            return Err(LogError::NewerFormat { path, found: format, supported: LEDGER_FORMAT });
+            return Err(LogError::NewerFormat {
+                path,
+                found: format,
+                supported: LEDGER_FORMAT,
+            });
         }
         let _ = meta.len()?;
         Ok(())

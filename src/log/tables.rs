@@ -24,6 +24,5 @@ pub const POSITIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new(
 /// are resolved by comparing the stored event and probing the next key.
 pub const EXECUTIONS: TableDefinition<u64, u64> = TableDefinition::new("executions");
 
-
 /// Seq → `projection hash (32 bytes) ‖ codec(Projection)`, the state after that seq.
 pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");

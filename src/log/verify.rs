@@ -46,12 +46,21 @@ pub fn verify(reader: &Reader, mut progress: impl FnMut(Seq)) -> Result<VerifyRe
         Ok(ControlFlow::Continue(()))
     })?;
     if let Some(cp) = checkpoints.next() {
-        return Err(LogError::Corrupt { seq: cp.seq, detail: format!("checkpoint after the head (seq {})", head.seq) });
+        return Err(LogError::Corrupt {
+            seq: cp.seq,
+            detail: format!("checkpoint after the head (seq {})", head.seq),
+        });
     }
     if events != head.seq {
-        return Err(LogError::Corrupt { seq: events + 1, detail: format!("head says {} events, found {events}", head.seq) });
+        return Err(LogError::Corrupt {
+            seq: events + 1,
+            detail: format!("head says {} events, found {events}", head.seq),
+        });
     }
-    let bytes = codec::encode_value(&projection).map_err(|e| LogError::Encode { seq: head.seq, detail: e.to_string() })?;
+    let bytes = codec::encode_value(&projection).map_err(|e| LogError::Encode {
+        seq: head.seq,
+        detail: e.to_string(),
+    })?;
     Ok(VerifyReport {
         head,
         blocks,
@@ -61,20 +70,36 @@ pub fn verify(reader: &Reader, mut progress: impl FnMut(Seq)) -> Result<VerifyRe
     })
 }
 
-fn check_checkpoint(projection: &Projection, cp: &super::Checkpoint, seq: Seq) -> Result<(), LogError> {
+fn check_checkpoint(
+    projection: &Projection,
+    cp: &super::Checkpoint,
+    seq: Seq,
+) -> Result<(), LogError> {
     if cp.seq != seq {
-        return Err(LogError::Corrupt { seq: cp.seq, detail: "checkpoint at a seq that was skipped".into() });
+        return Err(LogError::Corrupt {
+            seq: cp.seq,
+            detail: "checkpoint at a seq that was skipped".into(),
+        });
     }
-    let bytes = codec::encode_value(projection).map_err(|e| LogError::Encode { seq, detail: e.to_string() })?;
+    let bytes = codec::encode_value(projection).map_err(|e| LogError::Encode {
+        seq,
+        detail: e.to_string(),
+    })?;
     let actual = Hash(*blake3::hash(&bytes).as_bytes());
     if actual != cp.hash {
         return Err(LogError::Corrupt {
             seq,
-            detail: format!("checkpoint projection hash {} differs from the fold ({actual})", cp.hash),
+            detail: format!(
+                "checkpoint projection hash {} differs from the fold ({actual})",
+                cp.hash
+            ),
         });
     }
     if bytes != cp.bytes {
-        return Err(LogError::Corrupt { seq, detail: "checkpoint bytes differ from the fold".into() });
+        return Err(LogError::Corrupt {
+            seq,
+            detail: "checkpoint bytes differ from the fold".into(),
+        });
     }
     Ok(())
 }

@@ -37,7 +37,9 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { checkpoint_every: DEFAULT_CHECKPOINT_EVERY }
+        WriterOptions {
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+        }
     }
 }
 
@@ -105,7 +107,10 @@ impl Writer {
 
     /// Append events to the open transaction (opening one if needed). Not durable until
     /// `commit`.
-    pub fn append(&mut self, events: impl IntoIterator<Item = Event>) -> Result<AppendOutcome, LogError> {
+    pub fn append(
+        &mut self,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<AppendOutcome, LogError> {
         if let Some(why) = &self.failed {
             return Err(LogError::WriterStopped(why.clone()));
         }
@@ -117,7 +122,12 @@ impl Writer {
         Ok(outcome)
     }
 
-    fn append_one(&mut self, index: usize, event: Event, out: &mut AppendOutcome) -> Result<(), LogError> {
+    fn append_one(
+        &mut self,
+        index: usize,
+        event: Event,
+        out: &mut AppendOutcome,
+    ) -> Result<(), LogError> {
         let seq = self.next_seq();
         let exec_key = match event.payload.execution_id() {
             Some((venue, exec_id)) => match self.find_execution(venue, exec_id)? {
@@ -144,8 +154,10 @@ impl Writer {
                 .map(|order| order.key.to_string()),
         };
         self.scratch.clear();
-        codec::encode_event(&envelope.event, &mut self.scratch)
-            .map_err(|e| LogError::Encode { seq, detail: e.to_string() })?;
+        codec::encode_event(&envelope.event, &mut self.scratch).map_err(|e| LogError::Encode {
+            seq,
+            detail: e.to_string(),
+        })?;
         self.block.push(&self.scratch, position);
         if let Some(key) = exec_key {
             self.txn()?.open_table(EXECUTIONS)?.insert(key, seq)?;
@@ -171,13 +183,22 @@ impl Writer {
         if self.txn.is_none() {
             return Ok(self.committed);
         }
-        let result = self.seal().and_then(|()| self.maybe_checkpoint(false)).and_then(|()| {
-            let txn = self.txn.take().ok_or_else(|| LogError::Storage("no transaction".into()))?;
-            txn.commit().map_err(LogError::from)
-        });
+        let result = self
+            .seal()
+            .and_then(|()| self.maybe_checkpoint(false))
+            .and_then(|()| {
+                let txn = self
+                    .txn
+                    .take()
+                    .ok_or_else(|| LogError::Storage("no transaction".into()))?;
+                txn.commit().map_err(LogError::from)
+            });
         match result {
             Ok(()) => {
-                self.committed = Head { seq: self.next_seq() - 1, hash: self.prev_hash };
+                self.committed = Head {
+                    seq: self.next_seq() - 1,
+                    hash: self.prev_hash,
+                };
                 Ok(self.committed)
             }
             Err(e) => {
@@ -216,7 +237,9 @@ impl Writer {
     }
 
     fn txn(&self) -> Result<&WriteTransaction, LogError> {
-        self.txn.as_ref().ok_or_else(|| LogError::Storage("no open write transaction".into()))
+        self.txn
+            .as_ref()
+            .ok_or_else(|| LogError::Storage("no open write transaction".into()))
     }
 
     fn seal(&mut self) -> Result<(), LogError> {
@@ -228,8 +251,10 @@ impl Writer {
         let header = BlockHeader::seal(self.prev_hash, block.first_seq, block.count, &block.body);
         {
             let txn = self.txn()?;
-            txn.open_table(BLOCKS)?.insert(block.first_seq, block.body.as_slice())?;
-            txn.open_table(CHAIN)?.insert(block.first_seq, &header.encode()[..])?;
+            txn.open_table(BLOCKS)?
+                .insert(block.first_seq, block.body.as_slice())?;
+            txn.open_table(CHAIN)?
+                .insert(block.first_seq, &header.encode()[..])?;
             let mut positions = txn.open_table(POSITIONS)?;
             for (key, offsets) in &block.positions {
                 let offsets = block::encode_offsets(offsets);
@@ -246,12 +271,16 @@ impl Writer {
         if seq == 0 || seq == self.last_checkpoint || !(force || due) {
             return Ok(());
         }
-        let bytes = codec::encode_value(&self.projection)
-            .map_err(|e| LogError::Encode { seq, detail: format!("checkpoint: {e}") })?;
+        let bytes = codec::encode_value(&self.projection).map_err(|e| LogError::Encode {
+            seq,
+            detail: format!("checkpoint: {e}"),
+        })?;
         let mut row = Vec::with_capacity(32 + bytes.len());
         row.extend_from_slice(blake3::hash(&bytes).as_bytes());
         row.extend_from_slice(&bytes);
-        self.txn()?.open_table(CHECKPOINTS)?.insert(seq, row.as_slice())?;
+        self.txn()?
+            .open_table(CHECKPOINTS)?
+            .insert(seq, row.as_slice())?;
         self.last_checkpoint = seq;
         Ok(())
     }
@@ -270,19 +299,29 @@ impl Writer {
                 return Ok(ExecLookup::Found);
             }
         }
-        Err(LogError::Corrupt { seq: 0, detail: format!("execution index: {EXEC_PROBES_MAX} collisions for {venue}/{exec_id}") })
+        Err(LogError::Corrupt {
+            seq: 0,
+            detail: format!("execution index: {EXEC_PROBES_MAX} collisions for {venue}/{exec_id}"),
+        })
     }
 
     /// The event at `seq`, from the open block or from the stored blocks.
     fn stored_event(&self, seq: Seq) -> Result<Event, LogError> {
         if let Some(record) = self.block.record(seq) {
-            return codec::decode_event(codec::FORMAT_VERSION, record)
-                .map_err(|e| LogError::Corrupt { seq, detail: e.to_string() });
+            return codec::decode_event(codec::FORMAT_VERSION, record).map_err(|e| {
+                LogError::Corrupt {
+                    seq,
+                    detail: e.to_string(),
+                }
+            });
         }
         let txn = self.txn()?;
         let chain = txn.open_table(CHAIN)?;
         let blocks = txn.open_table(BLOCKS)?;
-        let missing = || LogError::Corrupt { seq, detail: "execution index points at a missing event".into() };
+        let missing = || LogError::Corrupt {
+            seq,
+            detail: "execution index points at a missing event".into(),
+        };
         let (_, header) = chain.range(..=seq)?.next_back().ok_or_else(missing)??;
         let header = BlockHeader::decode(header.value()).ok_or_else(missing)?;
         let body = blocks.get(header.first_seq)?.ok_or_else(missing)?;

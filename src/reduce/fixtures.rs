@@ -92,20 +92,6 @@ pub(crate) fn fill(order_id: Option<&str>, side: Side, qty: &str, px: &str, fee:
     })
 }
 
-/// A trade print on `key()`.
-pub(crate) fn trade(px: &str) -> Payload {
-    let k = key();
-    Payload::Trade(Trade {
-        venue: k.venue,
-        book: k.book,
-        instrument: k.instrument,
-        px: d(px),
-        qty: d("1"),
-        side: None,
-        trade_id: None,
-    })
-}
-
 /// An order event carrying only the client id, by payload kind name.
 pub(crate) fn order_event(kind: &str, id: &str) -> Payload {
     let client_order_id = ClientOrderId::from(id);

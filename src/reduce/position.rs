@@ -227,7 +227,9 @@ impl Position {
         let closed = exec.qty.min(size);
         let proceeds = checked(exec.px.checked_mul(closed), key, "notional")?;
         // Cash of the closing part: a sell receives, a buy pays.
-        let cash = proceeds.checked_mul(exec.side.sign()).map(std::ops::Neg::neg);
+        let cash = proceeds
+            .checked_mul(exec.side.sign())
+            .map(std::ops::Neg::neg);
         let life_cash = checked(
             cash.and_then(|c| self.life_cash.checked_add(c)),
             key,

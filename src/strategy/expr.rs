@@ -158,7 +158,7 @@ impl Expr {
         match self {
             Expr::Num(n) => Some(*n),
             Expr::Var(v) => scope.get(*v),
-            Expr::Neg(e) => e.eval(scope).map(Decimal::neg),
+            Expr::Neg(e) => e.eval(scope).map(std::ops::Neg::neg),
             Expr::Bin(op, l, r) => {
                 let (l, r) = (l.eval(scope)?, r.eval(scope)?);
                 match op {
