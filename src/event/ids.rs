@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// Position of an event in the log: gapless, starting at 1.
@@ -16,7 +17,7 @@ macro_rules! string_id {
         #[$doc]
         #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(#[schemars(with = "String")] pub CompactString);
 
         impl $name {
             /// The id as written.
@@ -39,7 +40,13 @@ macro_rules! string_id {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                $name(s.to_string())
+                $name(CompactString::from(s))
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
             }
         }
     )*};

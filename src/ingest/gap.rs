@@ -32,7 +32,12 @@ impl SessionCalendar for AlwaysOpen {
 }
 
 /// `(venue, book, instrument, timeframe)`: one bar series.
-type SeriesKey = (String, String, String, Timeframe);
+type SeriesKey = (
+    compact_str::CompactString,
+    compact_str::CompactString,
+    compact_str::CompactString,
+    Timeframe,
+);
 
 /// Remembers the last bar of each series and reports holes between bars.
 #[derive(Debug, Clone, Default)]

@@ -8,6 +8,7 @@
 mod appender;
 pub mod block;
 mod error;
+mod exec_filter;
 mod position;
 mod reader;
 mod replay;

@@ -11,9 +11,10 @@
 //!
 //! It does not decide batching: callers (`Appender`, `import`) choose when to commit.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
 use super::block::{self, BlockBuilder, BlockHeader, Hash};
+use super::exec_filter::ExecFilter;
 use super::reader::{Head, decode_record, for_each_record};
 use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, POSITIONS};
 use super::{Ledger, LogError};
@@ -68,6 +69,7 @@ pub struct Writer {
     last_checkpoint: Seq,
     failed: Option<String>,
     scratch: Vec<u8>,
+    executions: ExecFilter,
 }
 
 impl Writer {
@@ -76,6 +78,7 @@ impl Writer {
         let reader = ledger.reader()?;
         let head = reader.head()?;
         let (projection, last_checkpoint) = super::replay::projection_at(&reader, head.seq)?;
+        let executions = load_filter(&ledger.db().begin_read()?)?;
         Ok(Writer {
             ledger: ledger.clone(),
             options,
@@ -87,6 +90,7 @@ impl Writer {
             last_checkpoint,
             failed: None,
             scratch: Vec::with_capacity(512),
+            executions,
         })
     }
 
@@ -111,31 +115,106 @@ impl Writer {
         &mut self,
         events: impl IntoIterator<Item = Event>,
     ) -> Result<AppendOutcome, LogError> {
+        let txn = self.take_txn()?;
+        let result = self.append_batch(&txn, events);
+        self.txn = Some(txn);
+        result
+    }
+
+    /// Seal the open block, store a checkpoint when one is due, and commit durably.
+    /// On failure the writer stops (see module doc).
+    pub fn commit(&mut self) -> Result<Head, LogError> {
         if let Some(why) = &self.failed {
             return Err(LogError::WriterStopped(why.clone()));
         }
-        self.begin()?;
+        let Some(txn) = self.txn.take() else {
+            return Ok(self.committed);
+        };
+        let result = self
+            .seal_in(&txn)
+            .and_then(|()| self.checkpoint_in(&txn, false))
+            .and_then(|()| txn.commit().map_err(LogError::from));
+        match result {
+            Ok(()) => {
+                self.committed = Head {
+                    seq: self.next_seq() - 1,
+                    hash: self.prev_hash,
+                };
+                Ok(self.committed)
+            }
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Store a checkpoint of the current projection in the open transaction now.
+    pub fn checkpoint_now(&mut self) -> Result<(), LogError> {
+        let txn = self.take_txn()?;
+        let result = self
+            .seal_in(&txn)
+            .and_then(|()| self.checkpoint_in(&txn, true));
+        self.txn = Some(txn);
+        result
+    }
+
+    /// Drop everything appended since the last commit. The writer is consumed: its
+    /// projection has moved past the log, so a new one must be made from the file.
+    pub fn abort(mut self) -> Result<(), LogError> {
+        if let Some(txn) = self.txn.take() {
+            txn.abort()?;
+        }
+        Ok(())
+    }
+
+    /// The open transaction (beginning one if needed), held apart from `self` so its
+    /// tables can stay open while the block and projection change. Callers put it back.
+    fn take_txn(&mut self) -> Result<WriteTransaction, LogError> {
+        if let Some(why) = &self.failed {
+            return Err(LogError::WriterStopped(why.clone()));
+        }
+        match self.txn.take() {
+            Some(txn) => Ok(txn),
+            None => {
+                let mut txn = self.ledger.db().begin_write()?;
+                // Quick repair saves allocator state at each commit (two-phase commit), so
+                // a ledger killed mid-write reopens at once instead of walking the file.
+                txn.set_quick_repair(true);
+                Ok(txn)
+            }
+        }
+    }
+
+    fn append_batch(
+        &mut self,
+        txn: &WriteTransaction,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<AppendOutcome, LogError> {
         let mut outcome = AppendOutcome::default();
+        let mut exec_table = txn.open_table(EXECUTIONS)?;
         for (index, event) in events.into_iter().enumerate() {
-            self.append_one(index, event, &mut outcome)?;
+            self.append_one(txn, &mut exec_table, index, event, &mut outcome)?;
         }
         Ok(outcome)
     }
 
     fn append_one(
         &mut self,
+        txn: &WriteTransaction,
+        exec_table: &mut Table<u64, u64>,
         index: usize,
         event: Event,
         out: &mut AppendOutcome,
     ) -> Result<(), LogError> {
         let seq = self.next_seq();
         let exec_key = match event.payload.execution_id() {
-            Some((venue, exec_id)) => match self.find_execution(venue, exec_id)? {
+            Some((venue, exec_id)) => match self.find_execution(txn, exec_table, venue, exec_id)? {
                 ExecLookup::Found => {
                     out.duplicates += 1;
                     return Ok(());
                 }
-                ExecLookup::FreeSlot(key) => Some(key),
+                ExecLookup::FreeSlot { base, key } => Some((base, key)),
             },
             None => None,
         };
@@ -159,113 +238,56 @@ impl Writer {
             detail: e.to_string(),
         })?;
         self.block.push(&self.scratch, position);
-        if let Some(key) = exec_key {
-            self.txn()?.open_table(EXECUTIONS)?.insert(key, seq)?;
+        if let Some((base, key)) = exec_key {
+            exec_table.insert(key, seq)?;
+            self.remember_execution(base, exec_table)?;
         }
         out.appended += 1;
         out.last_seq = seq;
         if seq >= self.last_checkpoint + self.options.checkpoint_every {
             // A checkpoint is the state after a block's last event: seal here.
-            self.seal()?;
-            self.maybe_checkpoint(true)?;
+            self.seal_in(txn)?;
+            self.checkpoint_in(txn, true)?;
         } else if self.block.is_full() {
-            self.seal()?;
+            self.seal_in(txn)?;
         }
         Ok(())
     }
 
-    /// Seal the open block, store a checkpoint when one is due, and commit durably.
-    /// On failure the writer stops (see module doc).
-    pub fn commit(&mut self) -> Result<Head, LogError> {
-        if let Some(why) = &self.failed {
-            return Err(LogError::WriterStopped(why.clone()));
-        }
-        if self.txn.is_none() {
-            return Ok(self.committed);
-        }
-        let result = self
-            .seal()
-            .and_then(|()| self.maybe_checkpoint(false))
-            .and_then(|()| {
-                let txn = self
-                    .txn
-                    .take()
-                    .ok_or_else(|| LogError::Storage("no transaction".into()))?;
-                txn.commit().map_err(LogError::from)
-            });
-        match result {
-            Ok(()) => {
-                self.committed = Head {
-                    seq: self.next_seq() - 1,
-                    hash: self.prev_hash,
-                };
-                Ok(self.committed)
+    /// Add an execution key to the filter, rebuilding it larger when it is full.
+    fn remember_execution(&mut self, base: u64, table: &Table<u64, u64>) -> Result<(), LogError> {
+        self.executions.insert(base);
+        if self.executions.is_full() {
+            let mut bigger = ExecFilter::with_capacity(self.executions.len() * 2);
+            for row in table.iter()? {
+                bigger.insert(row?.0.value());
             }
-            Err(e) => {
-                self.failed = Some(e.to_string());
-                self.txn = None;
-                Err(e)
-            }
-        }
-    }
-
-    /// Store a checkpoint of the current projection in the open transaction now.
-    pub fn checkpoint_now(&mut self) -> Result<(), LogError> {
-        self.begin()?;
-        self.seal()?;
-        self.maybe_checkpoint(true)
-    }
-
-    /// Drop everything appended since the last commit. The writer is consumed: its
-    /// projection has moved past the log, so a new one must be made from the file.
-    pub fn abort(mut self) -> Result<(), LogError> {
-        if let Some(txn) = self.txn.take() {
-            txn.abort()?;
+            self.executions = bigger;
         }
         Ok(())
     }
 
-    fn begin(&mut self) -> Result<(), LogError> {
-        if self.txn.is_none() {
-            let mut txn = self.ledger.db().begin_write()?;
-            // Quick repair saves allocator state at each commit (two-phase commit), so a
-            // ledger killed mid-write reopens at once instead of walking the whole file.
-            txn.set_quick_repair(true);
-            self.txn = Some(txn);
-        }
-        Ok(())
-    }
-
-    fn txn(&self) -> Result<&WriteTransaction, LogError> {
-        self.txn
-            .as_ref()
-            .ok_or_else(|| LogError::Storage("no open write transaction".into()))
-    }
-
-    fn seal(&mut self) -> Result<(), LogError> {
+    fn seal_in(&mut self, txn: &WriteTransaction) -> Result<(), LogError> {
         if self.block.is_empty() {
             return Ok(());
         }
         let next = self.next_seq();
         let block = std::mem::replace(&mut self.block, BlockBuilder::new(next));
         let header = BlockHeader::seal(self.prev_hash, block.first_seq, block.count, &block.body);
-        {
-            let txn = self.txn()?;
-            txn.open_table(BLOCKS)?
-                .insert(block.first_seq, block.body.as_slice())?;
-            txn.open_table(CHAIN)?
-                .insert(block.first_seq, &header.encode()[..])?;
-            let mut positions = txn.open_table(POSITIONS)?;
-            for (key, offsets) in &block.positions {
-                let offsets = block::encode_offsets(offsets);
-                positions.insert((key.as_str(), block.first_seq), offsets.as_slice())?;
-            }
+        txn.open_table(BLOCKS)?
+            .insert(block.first_seq, block.body.as_slice())?;
+        txn.open_table(CHAIN)?
+            .insert(block.first_seq, &header.encode()[..])?;
+        let mut positions = txn.open_table(POSITIONS)?;
+        for (key, offsets) in &block.positions {
+            let offsets = block::encode_offsets(offsets);
+            positions.insert((key.as_str(), block.first_seq), offsets.as_slice())?;
         }
         self.prev_hash = header.hash;
         Ok(())
     }
 
-    fn maybe_checkpoint(&mut self, force: bool) -> Result<(), LogError> {
+    fn checkpoint_in(&mut self, txn: &WriteTransaction, force: bool) -> Result<(), LogError> {
         let seq = self.next_seq() - 1;
         let due = seq >= self.last_checkpoint + self.options.checkpoint_every;
         if seq == 0 || seq == self.last_checkpoint || !(force || due) {
@@ -278,23 +300,29 @@ impl Writer {
         let mut row = Vec::with_capacity(32 + bytes.len());
         row.extend_from_slice(blake3::hash(&bytes).as_bytes());
         row.extend_from_slice(&bytes);
-        self.txn()?
-            .open_table(CHECKPOINTS)?
-            .insert(seq, row.as_slice())?;
+        txn.open_table(CHECKPOINTS)?.insert(seq, row.as_slice())?;
         self.last_checkpoint = seq;
         Ok(())
     }
 
     /// Look up `(venue, exec_id)` in the execution index, probing past collisions.
-    fn find_execution(&self, venue: &Venue, exec_id: &ExecId) -> Result<ExecLookup, LogError> {
+    fn find_execution(
+        &self,
+        txn: &WriteTransaction,
+        table: &Table<u64, u64>,
+        venue: &Venue,
+        exec_id: &ExecId,
+    ) -> Result<ExecLookup, LogError> {
         let base = execution_key(venue, exec_id);
-        let table = self.txn()?.open_table(EXECUTIONS)?;
+        if !self.executions.may_contain(base) {
+            return Ok(ExecLookup::FreeSlot { base, key: base });
+        }
         for probe in 0..EXEC_PROBES_MAX {
             let key = base.wrapping_add(probe);
             let Some(seq) = table.get(key)?.map(|g| g.value()) else {
-                return Ok(ExecLookup::FreeSlot(key));
+                return Ok(ExecLookup::FreeSlot { base, key });
             };
-            let stored = self.stored_event(seq)?;
+            let stored = self.stored_event(txn, seq)?;
             if stored.payload.execution_id() == Some((venue, exec_id)) {
                 return Ok(ExecLookup::Found);
             }
@@ -306,7 +334,7 @@ impl Writer {
     }
 
     /// The event at `seq`, from the open block or from the stored blocks.
-    fn stored_event(&self, seq: Seq) -> Result<Event, LogError> {
+    fn stored_event(&self, txn: &WriteTransaction, seq: Seq) -> Result<Event, LogError> {
         if let Some(record) = self.block.record(seq) {
             return codec::decode_event(codec::FORMAT_VERSION, record).map_err(|e| {
                 LogError::Corrupt {
@@ -315,13 +343,12 @@ impl Writer {
                 }
             });
         }
-        let txn = self.txn()?;
-        let chain = txn.open_table(CHAIN)?;
-        let blocks = txn.open_table(BLOCKS)?;
         let missing = || LogError::Corrupt {
             seq,
             detail: "execution index points at a missing event".into(),
         };
+        let chain = txn.open_table(CHAIN)?;
+        let blocks = txn.open_table(BLOCKS)?;
         let (_, header) = chain.range(..=seq)?.next_back().ok_or_else(missing)??;
         let header = BlockHeader::decode(header.value()).ok_or_else(missing)?;
         let body = blocks.get(header.first_seq)?.ok_or_else(missing)?;
@@ -339,7 +366,21 @@ impl Writer {
 
 enum ExecLookup {
     Found,
-    FreeSlot(u64),
+    /// Not in the log: insert at `key` (`base` plus any collision probes).
+    FreeSlot {
+        base: u64,
+        key: u64,
+    },
+}
+
+/// The filter over every execution key already stored.
+fn load_filter(read: &redb::ReadTransaction) -> Result<ExecFilter, LogError> {
+    let table = read.open_table(EXECUTIONS)?;
+    let mut filter = ExecFilter::with_capacity(table.len()?);
+    for row in table.iter()? {
+        filter.insert(row?.0.value());
+    }
+    Ok(filter)
 }
 
 /// The execution index key: 64 bits of `blake3(venue ‖ 0 ‖ exec_id)`.

@@ -1,0 +1,96 @@
+//! An in-memory Bloom filter over the execution index keys.
+//!
+//! Almost every execution a writer sees is new. Without the filter each one costs a
+//! B-tree lookup in the `executions` table before its insert; with it, a new id is
+//! known absent from a few bit probes, and only possible duplicates (true ones plus
+//! ~1% false positives) go to the table, which stays the exact answer.
+//!
+//! It is rebuilt from the table when a writer opens, and grows by rebuilding when it
+//! fills up, so it never holds state the table does not.
+
+/// Bits per key at the target load: ~1% false positives with `PROBES` probes.
+const BITS_PER_KEY: u64 = 10;
+
+/// Probes per key (optimal for 10 bits per key is ~7).
+const PROBES: u64 = 7;
+
+/// Smallest filter: 1 Mi bits (128 KiB), enough for ~100 k executions.
+const MIN_BITS: u64 = 1 << 20;
+
+/// A Bloom filter of 64-bit keys that are already uniformly distributed (blake3).
+#[derive(Debug, Clone)]
+pub struct ExecFilter {
+    words: Vec<u64>,
+    mask: u64,
+    keys: u64,
+}
+
+impl ExecFilter {
+    /// A filter sized for `expected` keys.
+    pub fn with_capacity(expected: u64) -> ExecFilter {
+        let bits = (expected.saturating_mul(BITS_PER_KEY * 2))
+            .max(MIN_BITS)
+            .next_power_of_two();
+        ExecFilter {
+            words: vec![0; (bits / 64) as usize],
+            mask: bits - 1,
+            keys: 0,
+        }
+    }
+
+    /// Keys inserted.
+    pub fn len(&self) -> u64 {
+        self.keys
+    }
+
+    /// True when the filter is past its target load and should be rebuilt larger.
+    pub fn is_full(&self) -> bool {
+        self.keys.saturating_mul(BITS_PER_KEY) > self.mask + 1
+    }
+
+    /// Add a key.
+    pub fn insert(&mut self, key: u64) {
+        for bit in Self::bits(key, self.mask) {
+            self.words[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+        self.keys += 1;
+    }
+
+    /// False when `key` was certainly never inserted.
+    pub fn may_contain(&self, key: u64) -> bool {
+        Self::bits(key, self.mask)
+            .all(|bit| self.words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+
+    /// Double hashing from the two halves of the key (Kirsch–Mitzenmacher).
+    fn bits(key: u64, mask: u64) -> impl Iterator<Item = u64> {
+        let h1 = key;
+        let h2 = key.rotate_left(32) | 1;
+        (0..PROBES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) & mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u64) -> u64 {
+        let bytes = blake3::hash(&i.to_le_bytes());
+        u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap())
+    }
+
+    #[test]
+    fn no_false_negatives_and_few_false_positives() {
+        let mut f = ExecFilter::with_capacity(50_000);
+        for i in 0..50_000 {
+            f.insert(key(i));
+        }
+        assert!((0..50_000).all(|i| f.may_contain(key(i))));
+        let false_positives = (50_000..150_000).filter(|&i| f.may_contain(key(i))).count();
+        assert!(
+            false_positives < 2_000,
+            "{false_positives} false positives in 100k"
+        );
+        assert!(!f.is_full());
+    }
+}
