@@ -8,11 +8,15 @@
 //! instruments file from text, no unordered map reaching a decision.
 
 mod bucket;
+#[cfg(test)]
+mod fixtures;
 mod parse;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
 mod prepare;
+#[cfg(test)]
+mod prepare_tests;
 mod rules;
 mod size;
 
