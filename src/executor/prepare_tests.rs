@@ -119,3 +119,50 @@ fn skips_take_no_rate_tokens() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Tidy: the executor keeps its boundary — every file documented, only `event` and
+/// `reduce` from the crate, no clock, no I/O, no unordered maps, no `unwrap` outside tests,
+/// and files that fit a reading.
+#[test]
+fn executor_sources_keep_the_boundary() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/executor");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    let banned = [
+        "HashMap",
+        "HashSet",
+        "SystemTime",
+        "Instant",
+        "Utc::now",
+        "std::fs",
+        "std::io",
+        "tokio",
+        "redb",
+        ".unwrap()",
+        ".expect(",
+    ];
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display();
+        assert!(text.starts_with("//!"), "{name} opens without //!");
+        assert!(text.lines().count() <= 600, "{name} is past 600 lines");
+        if name.to_string().ends_with("_tests.rs") || name.to_string().ends_with("fixtures.rs") {
+            continue;
+        }
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or(&text);
+        for word in banned {
+            assert!(!code.contains(word), "{name} uses {word}");
+        }
+        for line in code.lines().filter(|l| l.contains("crate::")) {
+            let allowed = ["crate::event", "crate::reduce"];
+            assert!(allowed.iter().any(|a| line.contains(a)), "{name}: {line}");
+        }
+    }
+}
