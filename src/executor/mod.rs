@@ -11,6 +11,8 @@ mod bucket;
 #[cfg(test)]
 mod fixtures;
 mod parse;
+#[cfg(test)]
+mod parse_tests;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
