@@ -13,9 +13,12 @@
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
 //! * [`strategy`]: the pure PM core — indicators, multi-timeframe features, the
 //!   `Strategy` trait and YAML plays; bars and a position in, intents out.
+//! * [`executor`]: intent → plan or skip under each venue's rules (market hours, tick and
+//!   lot size, minimums, leverage and funding gates, reduce-only exits, rate limits).
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
 pub mod event;
+pub mod executor;
 pub mod ingest;
 pub mod log;
 pub mod reduce;
