@@ -23,5 +23,7 @@ pub mod ingest;
 pub mod log;
 pub mod reduce;
 pub mod strategy;
+pub mod backend;
+pub mod engine;
 
 pub mod cli;

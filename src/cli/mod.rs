@@ -11,6 +11,7 @@ mod import;
 mod output;
 mod positions;
 mod replay;
+mod run;
 mod stats;
 mod verify;
 
@@ -42,6 +43,8 @@ pub struct Cli {
 enum Command {
     /// Build a ledger from the bundled sample, print positions, verify, audit.
     Demo(demo::Args),
+    /// Run a strategy: backtest over files or another ledger's market events.
+    Run(run::Args),
     /// Append events from a JSON Lines file (all or nothing).
     Import(import::Args),
     /// Write events as JSON Lines to stdout.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Output { json: cli.json };
     match cli.command {
         Command::Demo(args) => demo::exec(&cli.db, args, out),
+        Command::Run(args) => run::exec(&cli.db, args, out),
         Command::Import(args) => import::exec(&cli.db, args, out),
         Command::Export(args) => export::exec(&cli.db, args, out),
         Command::Replay(args) => replay::exec(&cli.db, args, out),

@@ -89,6 +89,19 @@ impl Output {
         eprintln!("{text}");
     }
 
+    /// A counter for work of unknown length on stderr, hidden when not a terminal.
+    pub fn spinner(&self, what: &str) -> ProgressBar {
+        if !io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        let style = ProgressStyle::with_template("{spinner} {msg}: {human_pos} events ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_message(what.to_string());
+        bar
+    }
+
     /// A progress bar over `total` units on stderr, hidden when stderr is not a terminal.
     pub fn progress(&self, total: u64, what: &str) -> ProgressBar {
         if !io::stderr().is_terminal() || total == 0 {

@@ -1,0 +1,361 @@
+//! The engine loop: market event → log → simulated matching → strategy → executor →
+//! backend → log. Backtests, and later paper and live sessions, differ only in the
+//! backend and the market source plugged in.
+//!
+//! Per market event, in this order (so nothing decides on what it has not seen):
+//! 1. the event is appended, and the backend matches resting orders against it;
+//!    its reports (acceptances, fills, funding) are appended right after it;
+//! 2. if it closes a bar of the strategy's timeframe, the strategy sees the bar and the
+//!    position as the log now has it, and returns intents;
+//! 3. each intent is appended, then the executor's plan or skip; a plan's entry order
+//!    is appended as `order_submitted` *before* it is sent; its stop and target wait
+//!    until the entry fills (a reduce-only order with no position would be refused).
+//!
+//! Time is the event time of the market data: nothing here reads a clock.
+
+use std::collections::BTreeMap;
+
+use crate::backend::{ExecutionBackend, OrderRequest, SimExchange};
+use crate::event::{
+    Candle, ClientOrderId, Decimal, Event, Mode, OrderRole, Payload, PositionKey, SessionStarted,
+    SessionStopped, SkipReason, Timestamp,
+};
+use crate::executor::{Decision, Executor, MarketContext};
+use crate::ingest::BarAggregator;
+use crate::log::{LogError, Writer};
+use crate::reduce::Projection;
+use crate::strategy::{PositionState, Strategy};
+
+/// Events appended between durable commits: bounds a transaction's memory while keeping
+/// fsyncs rare (a year of 1-minute bars is ~600 k events: a few commits).
+const COMMIT_EVERY_EVENTS: u64 = 256 * 1024;
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The log refused or failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The strategy failed on a bar.
+    #[error("strategy: {0}")]
+    Strategy(#[from] crate::strategy::StrategyError),
+    /// The backend failed a request.
+    #[error("backend: {0}")]
+    Backend(#[from] crate::backend::BackendError),
+    /// An event the engine produced does not apply: a bug, reported with its seq.
+    #[error("event refused by the ledger: {0}")]
+    Refused(String),
+    /// Trades could not be aggregated into bars.
+    #[error("bar aggregation: {0}")]
+    Aggregate(#[from] crate::ingest::AggregateError),
+}
+
+/// Counts of one run, for the summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStats {
+    /// Market events appended.
+    pub market_events: u64,
+    /// Closed bars the strategy saw.
+    pub bars: u64,
+    /// Intents.
+    pub intents: u64,
+    /// Plans.
+    pub plans: u64,
+    /// Skips by reason.
+    pub skips: BTreeMap<SkipReason, u64>,
+    /// Orders submitted.
+    pub orders: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Events appended in all.
+    pub events: u64,
+}
+
+/// Settings of the loop that are not the strategy's, executor's or backend's.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How the session is recorded.
+    pub mode: Mode,
+    /// blake3 of the run's configuration, hex.
+    pub config_hash: String,
+    /// Human-readable parameters for the session-started event.
+    pub params: Vec<(String, String)>,
+    /// Equity before any trading, in the quote currency.
+    pub initial_equity: Decimal,
+}
+
+/// One run of a strategy over a market stream into a ledger.
+pub struct Engine<'w, S, B> {
+    writer: &'w mut Writer,
+    strategy: S,
+    executor: Executor,
+    backend: B,
+    options: EngineOptions,
+    /// Bars built from trades, per instrument, at the strategy's timeframe.
+    aggregators: BTreeMap<PositionKey, BarAggregator>,
+    /// Stops and targets waiting for their entry order to fill.
+    brackets: BTreeMap<ClientOrderId, (PositionKey, Vec<OrderRequest>)>,
+    last_px: BTreeMap<PositionKey, Decimal>,
+    funding_rate: BTreeMap<PositionKey, Decimal>,
+    pending: Vec<Event>,
+    stats: RunStats,
+    started: bool,
+    since_commit: u64,
+    last_ts: Timestamp,
+}
+
+impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
+    /// An engine appending to `writer`.
+    pub fn new(writer: &'w mut Writer, strategy: S, executor: Executor, backend: B, options: EngineOptions) -> Self {
+        Engine {
+            writer,
+            strategy,
+            executor,
+            backend,
+            options,
+            aggregators: BTreeMap::new(),
+            brackets: BTreeMap::new(),
+            last_px: BTreeMap::new(),
+            funding_rate: BTreeMap::new(),
+            pending: Vec::new(),
+            stats: RunStats::default(),
+            started: false,
+            since_commit: 0,
+            last_ts: Timestamp::default(),
+        }
+    }
+
+    /// Build bars of `timeframe` from the trades of `key` (for trade-only sources).
+    pub fn aggregate_trades(&mut self, key: PositionKey, timeframe: crate::event::Timeframe) {
+        self.aggregators.insert(key, BarAggregator::new(timeframe));
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// The projection as of the last appended event.
+    pub fn projection(&self) -> &Projection {
+        self.writer.projection()
+    }
+
+    /// Process one market event.
+    pub async fn on_market(&mut self, event: Event) -> Result<(), RunError> {
+        if !self.started {
+            self.start(event.ts)?;
+        }
+        self.last_ts = event.ts;
+        self.note_market(&event);
+        let derived = self.derived_bar(&event)?;
+        self.backend.on_market(&event);
+        self.pending.push(event.clone());
+        self.stats.market_events += 1;
+        self.drain_reports().await?;
+        self.flush()?;
+        let bar = match (&event.payload, derived) {
+            (_, Some(bar)) => Some(bar),
+            (Payload::Candle(c), None) if c.closed => Some(c.clone()),
+            _ => None,
+        };
+        if let Some(bar) = bar {
+            self.on_bar(event.ts, &bar).await?;
+        }
+        Ok(())
+    }
+
+    /// End the session: record why, checkpoint, and commit.
+    pub fn finish(mut self, reason: &str) -> Result<RunStats, RunError> {
+        if self.started {
+            let stop = SessionStopped { reason: reason.to_string() };
+            self.pending.push(Event::new(self.last_ts, Payload::SessionStopped(stop)));
+            self.flush()?;
+        }
+        self.writer.checkpoint_now()?;
+        self.writer.commit()?;
+        Ok(self.stats)
+    }
+
+    fn start(&mut self, ts: Timestamp) -> Result<(), RunError> {
+        let started = SessionStarted {
+            mode: self.options.mode,
+            config_hash: self.options.config_hash.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            params: self.options.params.clone(),
+        };
+        self.pending.push(Event::new(ts, Payload::SessionStarted(started)));
+        self.started = true;
+        Ok(())
+    }
+
+    fn note_market(&mut self, event: &Event) {
+        match &event.payload {
+            Payload::Trade(t) => {
+                self.last_px.insert(PositionKey { venue: t.venue.clone(), book: t.book.clone(), instrument: t.instrument.clone() }, t.px);
+            }
+            Payload::Candle(c) if c.closed => {
+                self.last_px.insert(PositionKey { venue: c.venue.clone(), book: c.book.clone(), instrument: c.instrument.clone() }, c.close);
+            }
+            Payload::FundingRate(f) => {
+                self.funding_rate.insert(PositionKey { venue: f.venue.clone(), book: f.book.clone(), instrument: f.instrument.clone() }, f.rate);
+            }
+            _ => {}
+        }
+    }
+
+    /// A bar closed by this trade, for instruments fed by trades only. The bar is
+    /// appended as its own event, so the log shows exactly what the strategy saw.
+    fn derived_bar(&mut self, event: &Event) -> Result<Option<Candle>, RunError> {
+        let Payload::Trade(t) = &event.payload else {
+            return Ok(None);
+        };
+        let key = PositionKey { venue: t.venue.clone(), book: t.book.clone(), instrument: t.instrument.clone() };
+        let Some(aggregator) = self.aggregators.get_mut(&key) else {
+            return Ok(None);
+        };
+        let Some(bar) = aggregator.push_trade(event.ts, t)? else {
+            return Ok(None);
+        };
+        let close_ts = bar.open_time.plus_nanos(bar.timeframe.nanos());
+        self.pending.push(Event::new(close_ts, Payload::Candle(bar.clone())));
+        Ok(Some(bar))
+    }
+
+    async fn on_bar(&mut self, now: Timestamp, bar: &Candle) -> Result<(), RunError> {
+        let key = PositionKey { venue: bar.venue.clone(), book: bar.book.clone(), instrument: bar.instrument.clone() };
+        let equity = self.equity();
+        let state = match self.writer.projection().position(&key) {
+            Some(p) if !p.qty.is_zero() => PositionState { qty: p.qty, avg_px: Some(p.avg_px), equity },
+            _ => PositionState::flat(equity),
+        };
+        self.stats.bars += 1;
+        let intents = self.strategy.on_bar(bar, &state)?;
+        for intent in intents {
+            self.stats.intents += 1;
+            self.pending.push(Event::new(now, Payload::Intent(intent.clone())));
+            self.flush()?;
+            let market = MarketContext {
+                now,
+                last_px: self.last_px.get(&key).copied(),
+                funding_rate: self.funding_rate.get(&key).copied(),
+                equity,
+            };
+            let position = self.writer.projection().position(&key).filter(|p| !p.qty.is_zero());
+            match self.executor.prepare(&intent, position, &market) {
+                Decision::Skip(skip) => {
+                    *self.stats.skips.entry(skip.reason).or_default() += 1;
+                    self.pending.push(Event::new(now, Payload::Skip(skip)));
+                }
+                Decision::Plan(plan) => {
+                    self.stats.plans += 1;
+                    self.pending.push(Event::new(now, Payload::Plan(plan.clone())));
+                    self.send_plan(now, &key, plan.orders).await?;
+                }
+            }
+            self.drain_reports().await?;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Send the entry (and exit) orders of a plan now; hold its stop and target.
+    async fn send_plan(&mut self, now: Timestamp, key: &PositionKey, orders: Vec<crate::event::PlannedOrder>) -> Result<(), RunError> {
+        let (protective, direct): (Vec<_>, Vec<_>) = orders
+            .into_iter()
+            .partition(|o| matches!(o.role, OrderRole::StopLoss | OrderRole::TakeProfit));
+        let entry_id = direct.first().map(|o| o.client_order_id.clone());
+        for order in direct {
+            self.submit(now, OrderRequest { key: key.clone(), order }).await?;
+        }
+        if let (Some(id), false) = (entry_id, protective.is_empty()) {
+            let requests = protective.into_iter().map(|order| OrderRequest { key: key.clone(), order }).collect();
+            self.brackets.insert(id, (key.clone(), requests));
+        }
+        Ok(())
+    }
+
+    async fn submit(&mut self, now: Timestamp, request: OrderRequest) -> Result<(), RunError> {
+        self.pending.push(Event::new(now, Payload::OrderSubmitted(request.submitted())));
+        // `order_submitted` is in the log before the request leaves.
+        self.flush()?;
+        self.stats.orders += 1;
+        self.backend.submit(now, request).await?;
+        Ok(())
+    }
+
+    /// Append the backend's reports, then release the brackets of entries that ended.
+    async fn drain_reports(&mut self) -> Result<(), RunError> {
+        loop {
+            let reports = self.backend.reports().await?;
+            if reports.is_empty() {
+                return Ok(());
+            }
+            self.stats.fills += reports.iter().filter(|e| matches!(e.payload, Payload::Fill(_))).count() as u64;
+            self.pending.extend(reports);
+            self.flush()?;
+            self.release_brackets().await?;
+        }
+    }
+
+    /// Submit the stop and target of every entry that is done filling, sized to what
+    /// filled; drop them for entries that ended unfilled.
+    async fn release_brackets(&mut self) -> Result<(), RunError> {
+        let done: Vec<ClientOrderId> = self
+            .brackets
+            .keys()
+            .filter(|id| self.writer.projection().order(id).is_some_and(|o| o.state.is_terminal()))
+            .cloned()
+            .collect();
+        for id in done {
+            let Some((_, requests)) = self.brackets.remove(&id) else { continue };
+            let filled = self.writer.projection().order(&id).map(|o| o.filled_qty).unwrap_or_default();
+            if !filled.is_positive() {
+                continue;
+            }
+            for mut request in requests {
+                request.order.qty = filled;
+                self.submit(self.last_ts, request).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Equity: the starting equity plus every position's net PnL and unrealized PnL.
+    fn equity(&self) -> Decimal {
+        self.writer.projection().positions().fold(self.options.initial_equity, |acc, p| {
+            acc.checked_add(p.net()).and_then(|a| a.checked_add(p.unrealized())).unwrap_or(acc)
+        })
+    }
+
+    /// Append what is pending; commit durably every `COMMIT_EVERY_EVENTS`.
+    fn flush(&mut self) -> Result<(), RunError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.pending);
+        let outcome = self.writer.append(events)?;
+        if let Some((_, err)) = outcome.rejected.first() {
+            return Err(RunError::Refused(err.to_string()));
+        }
+        self.stats.events += outcome.appended;
+        self.since_commit += outcome.appended;
+        if self.since_commit >= COMMIT_EVERY_EVENTS {
+            self.writer.commit()?;
+            self.since_commit = 0;
+        }
+        Ok(())
+    }
+}
+
+/// A backend that is driven by market events (the simulated exchange). Live venues
+/// match on their own and ignore this.
+pub trait MarketDriven {
+    /// See one market event, in log order.
+    fn on_market(&mut self, event: &Event);
+}
+
+impl MarketDriven for SimExchange {
+    fn on_market(&mut self, event: &Event) {
+        SimExchange::on_market(self, event);
+    }
+}
