@@ -13,8 +13,11 @@
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
 //! * [`strategy`]: the pure PM core — indicators, multi-timeframe features, the
 //!   `Strategy` trait and YAML plays; bars and a position in, intents out.
+//! * [`backend`]: the async `ExecutionBackend` contract and the deterministic simulated
+//!   exchange that answers requests with the same report events a venue sends.
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
+pub mod backend;
 pub mod event;
 pub mod ingest;
 pub mod log;
