@@ -102,5 +102,8 @@ mod exchange;
 mod matching;
 mod venue;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{FeeRates, LiquidityModel, MarketFill, SimConfig};
 pub use exchange::SimExchange;
