@@ -198,14 +198,14 @@ impl SimExchange {
         self.markets.get(key).and_then(|m| m.last_px)
     }
 
+    /// Cancel and amend need an order the venue has seen and not rejected.
     fn check_known(&self, id: &ClientOrderId) -> Result<(), BackendError> {
-        match self.knows(id) {
-            true => Ok(()),
-            false => Err(BackendError::permanent(
-                &self.venue,
-                format!("unknown order {id}"),
-            )),
-        }
+        let what = match (self.knows(id), self.book.ended(id)) {
+            (false, _) => format!("unknown order {id}"),
+            (true, Some(Ended::Rejected)) => format!("order {id} was rejected"),
+            (true, _) => return Ok(()),
+        };
+        Err(BackendError::permanent(&self.venue, what))
     }
 
     fn check_queue(&self) -> Result<(), BackendError> {
@@ -236,6 +236,13 @@ impl SimExchange {
             self.clock = at;
             match queued.request {
                 Request::Submit(request) => self.accept(at, &request),
+                // The rejection already ended the order; the reducer has no move for a
+                // refused request on a rejected order, so none is reported.
+                Request::Cancel(id)
+                | Request::Amend(OrderAmend {
+                    client_order_id: id,
+                    ..
+                }) if self.book.ended(&id) == Some(Ended::Rejected) => {}
                 Request::Cancel(id) => self.cancel_requested(at, &id),
                 Request::Amend(amend) => self.amend_requested(at, &amend),
             }

@@ -78,7 +78,9 @@
 //! open, a value is not positive, qty is below the filled quantity, px is set on an
 //! order without a limit, the trigger on a stop already triggered, or a post-only price
 //! would cross. An amend down to the filled quantity completes the order. Cancel gives
-//! `order_cancelled`, or `order_cancel_rejected` when the order is not open.
+//! `order_cancelled`, or `order_cancel_rejected` when the order is not open. A request
+//! about an order the venue rejected is a `BackendError`, or, when the rejection happened
+//! while the request was in flight, gets no report (the reducer has no move for it).
 //!
 //! **Fees.** `notional × rate` with the instrument's maker or taker rate, positive is a
 //! cost, not rounded. Fills carry exec ids `{prefix}{n}` (n from 1) and the client order
