@@ -81,6 +81,11 @@ impl BackendError {
 
 /// What the engine needs from a venue. The engine is generic over `B: ExecutionBackend`.
 ///
+/// The engine's side of the contract: append `order_submitted` before `submit`, and
+/// `order_cancel_requested` / `order_amend_requested` before `cancel` / `amend`, asking
+/// only when the projection allows the request (`Projection::check_transition`). Then
+/// every report the backend returns is a legal next event for the projection.
+///
 /// Futures are `Send` so an engine can run on a multi-threaded runtime; the simulator's
 /// futures are already complete when returned.
 pub trait ExecutionBackend {

@@ -102,6 +102,7 @@ mod book;
 mod config;
 mod exchange;
 mod matching;
+mod requests;
 mod venue;
 
 #[cfg(test)]

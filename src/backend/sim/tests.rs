@@ -300,5 +300,38 @@ fn line(event: &Event) -> String {
 
 #[path = "tests_flow.rs"]
 mod flow;
+/// The boundary in the module doc, enforced: no reducer, clock, randomness or hash
+/// maps in the simulator's own code.
+#[test]
+fn sim_code_stays_inside_its_boundary() {
+    let files = [
+        ("account.rs", include_str!("account.rs")),
+        ("book.rs", include_str!("book.rs")),
+        ("config.rs", include_str!("config.rs")),
+        ("exchange.rs", include_str!("exchange.rs")),
+        ("matching.rs", include_str!("matching.rs")),
+        ("requests.rs", include_str!("requests.rs")),
+        ("venue.rs", include_str!("venue.rs")),
+    ];
+    let banned = [
+        "crate::reduce",
+        "HashMap",
+        "HashSet",
+        "SystemTime",
+        "Instant",
+        "rand::",
+    ];
+    for (name, text) in files {
+        let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+        let lines = code.lines().filter(|l| !l.trim_start().starts_with("//"));
+        for line in lines {
+            for word in banned {
+                assert!(!line.contains(word), "{name} uses {word}: {line}");
+            }
+        }
+        assert!(text.starts_with("//!"), "{name} has no module doc");
+    }
+}
+
 #[path = "tests_orders.rs"]
 mod orders;
