@@ -341,3 +341,38 @@ fn going_flat_cancels_the_remaining_reduce_only_orders() {
     );
     assert!(w.open_orders().is_empty());
 }
+
+#[test]
+fn trade_prints_match_like_one_price_bars_with_their_own_volume_share() {
+    let k = key();
+    let print = |secs: i64, px: &str, qty: &str| {
+        let trade = Trade {
+            venue: k.venue.clone(),
+            book: k.book.clone(),
+            instrument: k.instrument.clone(),
+            px: d(px),
+            qty: d(qty),
+            side: None,
+            trade_id: None,
+        };
+        Event::new(t(secs), Payload::Trade(trade))
+    };
+    let mut w = World::new(SimConfig {
+        liquidity: LiquidityModel::VolumeShare(d("0.1")),
+        ..config()
+    });
+    w.market(print(1, "100", "5"));
+    w.submit(1, order("b", BUY, "1").limit("99"));
+    // A print at the limit does not trade through it.
+    assert!(w.market(print(2, "99", "50")).is_empty());
+    // 0.1 × 5 = 0.5 per print; fee 0.5 × 99 × 0.0002 = 0.0099.
+    assert_eq!(
+        w.market(print(3, "98.9", "5")),
+        ["3 fill b buy 0.5@99 fee 0.0099 Maker sim-1"]
+    );
+    assert_eq!(
+        w.market(print(4, "98.5", "20")),
+        ["4 fill b buy 0.5@99 fee 0.0099 Maker sim-2"]
+    );
+    assert_eq!(w.position(), Some((d("1"), d("99"))));
+}
