@@ -15,14 +15,16 @@
 //!   `Strategy` trait and YAML plays; bars and a position in, intents out.
 //! * [`executor`]: intent → plan or skip under each venue's rules (market hours, tick and
 //!   lot size, minimums, leverage and funding gates, reduce-only exits, rate limits).
+//! * [`backend`]: the async `ExecutionBackend` contract and the deterministic simulated
+//!   exchange that answers requests with the same report events a venue sends.
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
 pub mod event;
-pub mod executor;
 pub mod ingest;
 pub mod log;
 pub mod reduce;
 pub mod strategy;
+pub mod executor;
 pub mod backend;
 pub mod engine;
 

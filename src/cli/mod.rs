@@ -7,6 +7,7 @@
 mod audit;
 mod demo;
 mod export;
+mod generate;
 mod import;
 mod output;
 mod positions;
@@ -57,6 +58,8 @@ enum Command {
     Verify(verify::Args),
     /// Head, counts by kind, size on disk.
     Stats(stats::Args),
+    /// Write deterministic sample candles (the data in replay/ and the benchmarks).
+    GenerateCandles(generate::Args),
 }
 
 /// Run the parsed command. Errors carry their context for the user.
@@ -71,5 +74,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::exec(&cli.db, args, out),
         Command::Verify(args) => verify::exec(&cli.db, args, out),
         Command::Stats(args) => stats::exec(&cli.db, args, out),
+        Command::GenerateCandles(args) => generate::exec(args, out),
     }
 }

@@ -44,6 +44,12 @@ macro_rules! string_id {
             }
         }
 
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(CompactString::from(s))
+            }
+        }
+
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0

@@ -189,7 +189,7 @@ pub fn parse_rules(text: &str, path: &str) -> Result<VenueRules, RulesError> {
         message: without_location(e.without_snippet().to_string()),
     })?;
     let err = Errors { path };
-    let venue = Venue(err.name(&yaml.venue, "venue")?);
+    let venue = Venue(err.name(&yaml.venue, "venue")?.into());
     if yaml.orders_per_second.value == 0 {
         return Err(err.at(
             &yaml.orders_per_second,
@@ -258,8 +258,8 @@ fn instruments(
         let f = |name: &str| format!("instruments[{i}].{name}");
         let y = &s.value;
         let key = (
-            Book(err.name(&y.book, &f("book"))?),
-            Symbol(err.name(&y.instrument, &f("instrument"))?),
+            Book(err.name(&y.book, &f("book"))?.into()),
+            Symbol(err.name(&y.instrument, &f("instrument"))?.into()),
         );
         let max_position_notional = match &y.max_position_notional {
             None => None,

@@ -295,7 +295,7 @@ impl Draft<'_> {
             None => OrderType::Market,
         };
         let mut orders = vec![PlannedOrder {
-            client_order_id: ClientOrderId(String::new()),
+            client_order_id: ClientOrderId(Default::default()),
             role,
             side: intent.side,
             order_type,
@@ -316,7 +316,7 @@ impl Draft<'_> {
             orders.extend(self.take_profit(qty)?);
         }
         for (n, order) in orders.iter_mut().enumerate() {
-            order.client_order_id = ClientOrderId(format!("{}-{n}", intent.intent_id));
+            order.client_order_id = ClientOrderId(format!("{}-{n}", intent.intent_id).into());
         }
         Ok(orders)
     }
@@ -372,7 +372,7 @@ impl Draft<'_> {
             _ => OrderType::Limit,
         };
         PlannedOrder {
-            client_order_id: ClientOrderId(String::new()),
+            client_order_id: ClientOrderId(Default::default()),
             role,
             side: self.intent.side.opposite(),
             order_type,

@@ -1,0 +1,11 @@
+//! Execution backends: the [`ExecutionBackend`] contract the engine drives, and the
+//! deterministic simulated exchange ([`SimExchange`]) that backtests run against.
+//!
+//! Boundary: backends answer requests with report events (`order_accepted`, `fill`, …);
+//! they never append to the log or touch the projection themselves.
+
+mod api;
+pub mod sim;
+
+pub use api::{BackendError, ExecutionBackend, OrderRequest};
+pub use sim::{FeeRates, LiquidityModel, MarketFill, SimConfig, SimExchange};
