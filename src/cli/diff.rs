@@ -111,8 +111,8 @@ fn field<'v>(p: Option<&'v Value>, name: &str) -> Option<&'v Value> {
     p.and_then(|p| p.get(name))
 }
 
-/// An event's JSON Lines form as a value.
-fn event_value(seq: Seq, event: &Event) -> Result<Value> {
+/// An event's JSON Lines form, without the newline.
+fn event_line(seq: Seq, event: &Event) -> Result<String> {
     let mut line = Vec::new();
     write_event(
         &Envelope {
@@ -121,7 +121,12 @@ fn event_value(seq: Seq, event: &Event) -> Result<Value> {
         },
         &mut line,
     )?;
-    Ok(serde_json::from_slice(&line)?)
+    Ok(String::from_utf8(line)?.trim_end().to_string())
+}
+
+/// An event's JSON Lines form as a value.
+fn event_value(seq: Seq, event: &Event) -> Result<Value> {
+    Ok(serde_json::from_str(&event_line(seq, event)?)?)
 }
 
 fn head_json(path: &Path, head: Head) -> Value {
@@ -183,7 +188,7 @@ fn human(args: &Args, d: &LogDiff, positions: &[PositionPair]) -> Result<String>
             for (name, e) in [("a", &f.a), ("b", &f.b)] {
                 let text = match e {
                     None => "(absent)".to_string(),
-                    Some(e) => format!("{}  {}", e.payload.kind(), event_value(f.seq, e)?),
+                    Some(e) => format!("{}  {}", e.payload.kind(), event_line(f.seq, e)?),
                 };
                 out.push_str(&format!("  {name}: {text}\n"));
             }
