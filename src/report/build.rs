@@ -476,3 +476,76 @@ fn span_ns(since: Option<Timestamp>, until: Timestamp) -> i128 {
         (i128::from(until.as_nanos()) - i128::from(s.as_nanos())).max(0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::json::parse_event;
+
+    /// Fold JSON lines (seqs from 1) into a report with 1000 of starting capital.
+    fn check(lines: &[String]) -> Report {
+        let mut b = ReportBuilder::new(ReportOptions {
+            initial_equity: Decimal::from_int(1000),
+        });
+        for (i, line) in lines.iter().enumerate() {
+            let event = parse_event(line).unwrap();
+            b.apply(&Envelope {
+                seq: i as u64 + 1,
+                event,
+            })
+            .unwrap();
+        }
+        b.finish().unwrap()
+    }
+
+    fn fill(second: u32, side: &str, qty: &str, px: &str, fee: &str) -> String {
+        format!(
+            r#"{{"type":"fill","ts":"2026-01-01T00:00:{second:02}Z","venue":"v","book":"b","instrument":"X","order_id":"ext","exec_id":"e{second}","side":"{side}","px":"{px}","qty":"{qty}","fee":"{fee}","liquidity":"taker"}}"#
+        )
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn win_rate_and_profit_factor_split_a_crossing_fee() {
+        let r = check(&[
+            // Life 1: long 1 @ 100 → sell 2 @ 110 crosses: +10, fee 1 + half of 2 = 2 → +8.
+            fill(0, "buy", "1", "100", "1"),
+            fill(10, "sell", "2", "110", "2"),
+            // Life 2: short 1 @ 110 (fee share 1) → buy 1 @ 114: −4 − 1 − 1 = −6.
+            fill(20, "buy", "1", "114", "1"),
+            // Life 3: long 1 @ 100 → sell @ 103 with fees 1 + 2: 0, neither win nor loss.
+            fill(30, "buy", "1", "100", "1"),
+            fill(40, "sell", "1", "103", "2"),
+        ]);
+        let m = &r.account;
+        assert_eq!((m.round_trips, m.wins, m.losses), (3, 1, 1));
+        assert_eq!(m.win_rate, Some(d("0.333333")));
+        // 8 / 6.
+        assert_eq!(m.profit_factor, Some(d("1.333333")));
+        assert_eq!(m.realized, d("9"));
+        assert_eq!(m.fees, d("7"));
+        assert_eq!(r.final_equity, d("1002"));
+        // Open 0..20 and 30..40 of a 0..40 span.
+        assert_eq!(m.exposure, Some(d("0.75")));
+        assert_eq!(r.initial_equity_source, EquitySource::Option);
+    }
+
+    #[test]
+    fn a_transfer_before_trading_is_the_starting_capital() {
+        let transfer = r#"{"type":"transfer","ts":"2026-01-01T00:00:00Z","venue":"v","asset":"USD","amount":"250"}"#;
+        let r = check(&[
+            transfer.to_string(),
+            fill(1, "buy", "1", "100", "1"),
+            // A later transfer does not move the curve.
+            transfer.replace("00:00:00", "00:00:02"),
+        ]);
+        assert_eq!(r.initial_equity, d("250"));
+        assert_eq!(r.initial_equity_source, EquitySource::Transfer);
+        assert_eq!(r.final_equity, d("249"));
+        assert_eq!(r.curve.drawdown.max_abs, d("1"));
+        assert_eq!(r.clock, Clock::Events);
+    }
+}
