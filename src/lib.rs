@@ -11,6 +11,8 @@
 //! * [`log`]: the redb store — blocks of events chained by blake3, single writer with
 //!   group commit, readers, indexes, checkpoints, verification.
 //! * [`reduce`]: the pure fold from events to a [`reduce::Projection`].
+//! * [`report`]: the pure fold from events to an equity curve and its metrics
+//!   (drawdown, Sharpe, Sortino, win rate, exposure) and a chart.
 //! * [`strategy`]: the pure PM core — indicators, multi-timeframe features, the
 //!   `Strategy` trait and YAML plays; bars and a position in, intents out.
 //! * [`executor`]: intent → plan or skip under each venue's rules (market hours, tick and
@@ -23,6 +25,7 @@ pub mod event;
 pub mod ingest;
 pub mod log;
 pub mod reduce;
+pub mod report;
 pub mod strategy;
 pub mod executor;
 pub mod backend;

@@ -10,6 +10,7 @@ use ledger::log::LogError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let error_code = cli.error_exit_code();
     // redb can panic on some damaged pages (e.g. its allocator bitmap) instead of
     // returning an error. The panic is caught here and reported as a damaged file;
     // the hook only records its message so no raw panic text reaches the user.
@@ -31,8 +32,8 @@ fn main() -> ExitCode {
         }
     }));
     match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(err)) => report(err),
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(err)) => report(err, error_code),
         Err(_) => {
             let detail = last_panic
                 .lock()
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn report(err: anyhow::Error) -> ExitCode {
+fn report(err: anyhow::Error, error_code: u8) -> ExitCode {
     // A closed pipe (`ledger export | head`) is the reader's choice, not a failure.
     let broken_pipe = err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -61,5 +62,5 @@ fn report(err: anyhow::Error) -> ExitCode {
     let corrupt = err
         .chain()
         .any(|c| matches!(c.downcast_ref::<LogError>(), Some(LogError::Corrupt { .. })));
-    ExitCode::from(if corrupt { EXIT_CORRUPT } else { 1 })
+    ExitCode::from(if corrupt { EXIT_CORRUPT } else { error_code })
 }

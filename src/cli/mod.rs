@@ -6,12 +6,14 @@
 
 mod audit;
 mod demo;
+mod diff;
 mod export;
 mod generate;
 mod import;
 mod output;
 mod positions;
 mod replay;
+mod report;
 mod run;
 mod stats;
 mod verify;
@@ -60,12 +62,30 @@ enum Command {
     Stats(stats::Args),
     /// Write deterministic sample candles (the data in replay/ and the benchmarks).
     GenerateCandles(generate::Args),
+    /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON and an SVG chart.
+    Report(report::Args),
+    /// Compare two ledgers: first differing seq, the events there, both projections.
+    /// Exit status 0 identical, 1 different, 2 trouble.
+    Diff(diff::Args),
 }
 
-/// Run the parsed command. Errors carry their context for the user.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+impl Cli {
+    /// The exit status for an error of this command: 1, or 2 for `diff` (whose 1
+    /// means "different", as for `diff(1)`).
+    pub fn error_exit_code(&self) -> u8 {
+        match self.command {
+            Command::Diff(_) => diff::EXIT_TROUBLE,
+            _ => 1,
+        }
+    }
+}
+
+/// Run the parsed command; `Ok` holds the exit status (0 unless the command's result
+/// is itself a status, as for `diff`). Errors carry their context for the user.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Output { json: cli.json };
-    match cli.command {
+    let done = match cli.command {
+        Command::Diff(args) => return diff::exec(args, out),
         Command::Demo(args) => demo::exec(&cli.db, args, out),
         Command::Run(args) => run::exec(&cli.db, args, out),
         Command::Import(args) => import::exec(&cli.db, args, out),
@@ -75,5 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::exec(&cli.db, args, out),
         Command::Stats(args) => stats::exec(&cli.db, args, out),
         Command::GenerateCandles(args) => generate::exec(args, out),
-    }
+        Command::Report(args) => report::exec(&cli.db, args, out),
+    };
+    done.map(|()| 0)
 }

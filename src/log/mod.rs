@@ -1,12 +1,13 @@
 //! The event log in redb: blocks of events chained by blake3, the single writer with
 //! group commit, consistent readers, the position and execution indexes, projection
-//! checkpoints, and verification.
+//! checkpoints, verification, and comparing two logs.
 //!
 //! Boundary: knows the event codec and the reducer (to keep checkpoints and refuse
 //! events that do not apply); knows nothing of strategies, venues or the CLI.
 
 mod appender;
 pub mod block;
+mod diff;
 mod error;
 mod exec_filter;
 mod position;
@@ -19,6 +20,7 @@ mod writer;
 
 pub use appender::{Appender, PendingAppend};
 pub use block::{BlockHeader, Hash};
+pub use diff::{DiffError, DiffSide, Difference, LogDiff, diff};
 pub use error::LogError;
 pub use position::{ProvenEvent, position_events};
 pub use reader::{Checkpoint, Head, Reader, decode_record, for_each_record};
