@@ -21,14 +21,14 @@
 //!   exchange that answers requests with the same report events a venue sends.
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
 
+pub mod backend;
+pub mod engine;
 pub mod event;
+pub mod executor;
 pub mod ingest;
 pub mod log;
 pub mod reduce;
 pub mod report;
 pub mod strategy;
-pub mod executor;
-pub mod backend;
-pub mod engine;
 
 pub mod cli;

@@ -5,6 +5,7 @@
 mod support;
 
 mod audit;
+mod backtest;
 mod bad_input;
 mod corruption;
 mod crash;

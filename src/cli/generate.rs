@@ -39,10 +39,16 @@ pub fn exec(args: Args, out: Output) -> Result<()> {
     let start = Timestamp::parse_rfc3339(&args.start)?;
     let px: Decimal = args.px.parse()?;
     let candles = generate_candles(args.seed, start, args.bars, timeframe, px);
-    let file = std::fs::File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut sink = BufWriter::new(file);
     write_candles_csv(&candles, &mut sink)?;
     sink.flush()?;
-    out.note(&format!("wrote {} {} bars to {}", candles.len(), timeframe, args.out.display()));
+    out.note(&format!(
+        "wrote {} {} bars to {}",
+        candles.len(),
+        timeframe,
+        args.out.display()
+    ));
     Ok(())
 }

@@ -14,7 +14,9 @@ use serde_json::json;
 use super::Output;
 use super::positions::{positions_json, positions_table};
 use crate::backend::{LiquidityModel, MarketFill, SimConfig, SimExchange};
-use crate::engine::{Engine, EngineOptions, MergedSource, RunStats, SourceSpec, config_hash, file_hash};
+use crate::engine::{
+    Engine, EngineOptions, MergedSource, RunStats, SourceSpec, config_hash, file_hash,
+};
 use crate::event::{Decimal, Mode, PositionKey};
 use crate::executor::{Executor, parse_rules};
 use crate::log::{Ledger, OpenMode, Writer, WriterOptions};
@@ -87,7 +89,10 @@ pub struct Args {
 /// Run `ledger run`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     if args.mode != RunMode::Backtest {
-        bail!("--mode {:?} needs the live venue adapters, which this build does not have yet; use --mode backtest", args.mode);
+        bail!(
+            "--mode {:?} needs the live venue adapters, which this build does not have yet; use --mode backtest",
+            args.mode
+        );
     }
     let play_text = std::fs::read_to_string(&args.strategy)
         .with_context(|| format!("cannot read strategy {}", args.strategy.display()))?;
@@ -99,7 +104,8 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let rules_paths = rules_paths(&args.rules)?;
     let mut rules = Vec::new();
     for path in &rules_paths {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         rules.push(parse_rules(&text, &path.display().to_string())?);
     }
     let sim = sim_config(&args)?;
@@ -109,18 +115,28 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         config_hash: config_hash(&params),
         params,
         initial_equity: sim.initial_equity,
+        timeframe: play.timeframe,
     };
-    let ledger = Ledger::open(db, OpenMode::CreateIfMissing).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::CreateIfMissing)
+        .with_context(|| format!("cannot open ledger {}", db.display()))?;
     if ledger.reader()?.head()?.seq > 0 && !args.append {
-        bail!("{} already holds events; give a new --db, or --append to add this run", db.display());
+        bail!(
+            "{} already holds events; give a new --db, or --append to add this run",
+            db.display()
+        );
     }
     let mut writer = Writer::new(&ledger, WriterOptions::default())?;
-    let timeframe = play.timeframe;
     let strategy = PlayStrategy::new(play)?;
-    let mut engine = Engine::new(&mut writer, strategy, Executor::new(rules), SimExchange::new(sim), options);
+    let mut engine = Engine::new(
+        &mut writer,
+        strategy,
+        Executor::new(rules),
+        SimExchange::new(sim),
+        options,
+    );
     for spec in &sources {
         if let SourceSpec::Trades { key, .. } = spec {
-            engine.aggregate_trades(key.clone(), timeframe);
+            engine.aggregate_trades(key.clone());
         }
     }
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
@@ -156,7 +172,8 @@ async fn drive_from_log<S: crate::strategy::Strategy>(
     source: &Path,
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
-    let ledger = Ledger::open(source, OpenMode::Existing).with_context(|| format!("cannot open source ledger {}", source.display()))?;
+    let ledger = Ledger::open(source, OpenMode::Existing)
+        .with_context(|| format!("cannot open source ledger {}", source.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?.seq;
     let mut from = 1;
@@ -182,7 +199,10 @@ async fn drive_from_log<S: crate::strategy::Strategy>(
 /// orders and fills) belongs to the run that made it.
 fn is_market(payload: &crate::event::Payload) -> bool {
     use crate::event::Payload as P;
-    matches!(payload, P::Trade(_) | P::Quote(_) | P::Candle(_) | P::FundingRate(_) | P::Gap(_))
+    matches!(
+        payload,
+        P::Trade(_) | P::Quote(_) | P::Candle(_) | P::FundingRate(_) | P::Gap(_)
+    )
 }
 
 fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
@@ -193,13 +213,20 @@ fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
                 Some((key, path)) => (key.parse::<PositionKey>()?, PathBuf::from(path)),
                 None => match play.instruments.as_slice() {
                     [only] => (only.clone(), PathBuf::from(item)),
-                    _ => bail!("{item}: the play trades {} instruments; write KEY=FILE", play.instruments.len()),
+                    _ => bail!(
+                        "{item}: the play trades {} instruments; write KEY=FILE",
+                        play.instruments.len()
+                    ),
                 },
             };
             if !play.instruments.contains(&key) {
                 bail!("{item}: {key} is not one of the play's instruments");
             }
-            specs.push(if trades { SourceSpec::Trades { key, path } } else { SourceSpec::Candles { key, path } });
+            specs.push(if trades {
+                SourceSpec::Trades { key, path }
+            } else {
+                SourceSpec::Candles { key, path }
+            });
         }
     }
     Ok(specs)
@@ -240,7 +267,13 @@ fn sim_config(args: &Args) -> Result<SimConfig> {
     })
 }
 
-fn run_params(args: &Args, play: &Play, sources: &[SourceSpec], rules: &[PathBuf], sim: &SimConfig) -> Result<Vec<(String, String)>> {
+fn run_params(
+    args: &Args,
+    play: &Play,
+    sources: &[SourceSpec],
+    rules: &[PathBuf],
+    sim: &SimConfig,
+) -> Result<Vec<(String, String)>> {
     let mut params = vec![
         ("strategy".to_string(), args.strategy.display().to_string()),
         ("strategy_hash".to_string(), file_hash(&args.strategy)?),
@@ -252,15 +285,29 @@ fn run_params(args: &Args, play: &Play, sources: &[SourceSpec], rules: &[PathBuf
             SourceSpec::Trades { key, .. } => format!("trades {key}"),
         };
         let path = spec.path();
-        params.push((kind, format!("{} blake3:{}", path.display(), file_hash(path).with_context(|| format!("cannot read {}", path.display()))?)));
+        params.push((
+            kind,
+            format!(
+                "{} blake3:{}",
+                path.display(),
+                file_hash(path).with_context(|| format!("cannot read {}", path.display()))?
+            ),
+        ));
     }
     if let Some(source) = &args.from_log {
-        let ledger = Ledger::open(source, OpenMode::Existing).with_context(|| format!("cannot open source ledger {}", source.display()))?;
+        let ledger = Ledger::open(source, OpenMode::Existing)
+            .with_context(|| format!("cannot open source ledger {}", source.display()))?;
         let head = ledger.reader()?.head()?;
-        params.push(("from_log".to_string(), format!("{} head {} {}", source.display(), head.seq, head.hash)));
+        params.push((
+            "from_log".to_string(),
+            format!("{} head {} {}", source.display(), head.seq, head.hash),
+        ));
     }
     for path in rules {
-        params.push(("rules".to_string(), format!("{} blake3:{}", path.display(), file_hash(path)?)));
+        params.push((
+            "rules".to_string(),
+            format!("{} blake3:{}", path.display(), file_hash(path)?),
+        ));
     }
     params.push(("sim".to_string(), format!("{sim:?}")));
     params.push(("version".to_string(), env!("CARGO_PKG_VERSION").to_string()));
@@ -274,7 +321,15 @@ fn summary(ledger: &Ledger, stats: &RunStats, out: Output) -> Result<()> {
     let skips: serde_json::Map<String, serde_json::Value> = stats
         .skips
         .iter()
-        .map(|(reason, n)| (serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), json!(n)))
+        .map(|(reason, n)| {
+            (
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                json!(n),
+            )
+        })
         .collect();
     if out.json {
         out.json_value(&json!({
@@ -288,15 +343,18 @@ fn summary(ledger: &Ledger, stats: &RunStats, out: Output) -> Result<()> {
             "skips": skips,
             "orders": stats.orders,
             "fills": stats.fills,
+            "ignored_candles": stats.ignored_candles,
             "positions": positions_json(&projection),
         }))?;
     } else {
         let skipped: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.text(&format!(
-            "backtest: {} bars, {} intents → {} plans, {} skips ({}), {} orders, {} fills\n{} events; head seq {}  hash {}\n\n{}",
+            "backtest: {} bars, {} intents → {} plans, {} skips ({}), {} orders, {} fills{}\n{} events; head seq {}  hash {}\n\n{}",
             stats.bars, stats.intents, stats.plans, stats.skips.values().sum::<u64>(),
             if skipped.is_empty() { "none".to_string() } else { skipped.join(", ") },
-            stats.orders, stats.fills, stats.events, head.seq, head.hash,
+            stats.orders, stats.fills,
+            if stats.ignored_candles > 0 { format!(", {} candles of other timeframes ignored", stats.ignored_candles) } else { String::new() },
+            stats.events, head.seq, head.hash,
             positions_table(projection.positions())
         ))?;
     }

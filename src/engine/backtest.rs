@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use crate::backend::{ExecutionBackend, OrderRequest, SimExchange};
 use crate::event::{
     Candle, ClientOrderId, Decimal, Event, Mode, OrderRole, Payload, PositionKey, SessionStarted,
-    SessionStopped, SkipReason, Timestamp,
+    SessionStopped, SkipReason, Timeframe, Timestamp,
 };
 use crate::executor::{Decision, Executor, MarketContext};
 use crate::ingest::BarAggregator;
@@ -67,6 +67,9 @@ pub struct RunStats {
     pub orders: u64,
     /// Fills.
     pub fills: u64,
+    /// Candles skipped because their timeframe is not the instrument's base timeframe
+    /// (e.g. bars a previous run derived, in a `--from-log` source).
+    pub ignored_candles: u64,
     /// Events appended in all.
     pub events: u64,
 }
@@ -82,6 +85,8 @@ pub struct EngineOptions {
     pub params: Vec<(String, String)>,
     /// Equity before any trading, in the quote currency.
     pub initial_equity: Decimal,
+    /// The strategy's bar length: finer candles and trades are aggregated up to it.
+    pub timeframe: Timeframe,
 }
 
 /// One run of a strategy over a market stream into a ledger.
@@ -95,6 +100,8 @@ pub struct Engine<'w, S, B> {
     aggregators: BTreeMap<PositionKey, BarAggregator>,
     /// Stops and targets waiting for their entry order to fill.
     brackets: BTreeMap<ClientOrderId, (PositionKey, Vec<OrderRequest>)>,
+    /// Each instrument's base timeframe: that of its first candle.
+    base_timeframe: BTreeMap<PositionKey, Timeframe>,
     last_px: BTreeMap<PositionKey, Decimal>,
     funding_rate: BTreeMap<PositionKey, Decimal>,
     pending: Vec<Event>,
@@ -106,7 +113,13 @@ pub struct Engine<'w, S, B> {
 
 impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     /// An engine appending to `writer`.
-    pub fn new(writer: &'w mut Writer, strategy: S, executor: Executor, backend: B, options: EngineOptions) -> Self {
+    pub fn new(
+        writer: &'w mut Writer,
+        strategy: S,
+        executor: Executor,
+        backend: B,
+        options: EngineOptions,
+    ) -> Self {
         Engine {
             writer,
             strategy,
@@ -115,6 +128,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             options,
             aggregators: BTreeMap::new(),
             brackets: BTreeMap::new(),
+            base_timeframe: BTreeMap::new(),
             last_px: BTreeMap::new(),
             funding_rate: BTreeMap::new(),
             pending: Vec::new(),
@@ -125,9 +139,10 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         }
     }
 
-    /// Build bars of `timeframe` from the trades of `key` (for trade-only sources).
-    pub fn aggregate_trades(&mut self, key: PositionKey, timeframe: crate::event::Timeframe) {
-        self.aggregators.insert(key, BarAggregator::new(timeframe));
+    /// Build the strategy's bars from the trades of `key` (for trade-only sources).
+    pub fn aggregate_trades(&mut self, key: PositionKey) {
+        self.aggregators
+            .insert(key, BarAggregator::new(self.options.timeframe));
     }
 
     /// The counts so far.
@@ -145,6 +160,10 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         if !self.started {
             self.start(event.ts)?;
         }
+        if !self.is_base(&event) {
+            self.stats.ignored_candles += 1;
+            return Ok(());
+        }
         self.last_ts = event.ts;
         self.note_market(&event);
         let derived = self.derived_bar(&event)?;
@@ -155,7 +174,9 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         self.flush()?;
         let bar = match (&event.payload, derived) {
             (_, Some(bar)) => Some(bar),
-            (Payload::Candle(c), None) if c.closed => Some(c.clone()),
+            (Payload::Candle(c), None) if c.closed && c.timeframe == self.options.timeframe => {
+                Some(c.clone())
+            }
             _ => None,
         };
         if let Some(bar) = bar {
@@ -167,8 +188,11 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     /// End the session: record why, checkpoint, and commit.
     pub fn finish(mut self, reason: &str) -> Result<RunStats, RunError> {
         if self.started {
-            let stop = SessionStopped { reason: reason.to_string() };
-            self.pending.push(Event::new(self.last_ts, Payload::SessionStopped(stop)));
+            let stop = SessionStopped {
+                reason: reason.to_string(),
+            };
+            self.pending
+                .push(Event::new(self.last_ts, Payload::SessionStopped(stop)));
             self.flush()?;
         }
         self.writer.checkpoint_now()?;
@@ -183,7 +207,8 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             params: self.options.params.clone(),
         };
-        self.pending.push(Event::new(ts, Payload::SessionStarted(started)));
+        self.pending
+            .push(Event::new(ts, Payload::SessionStarted(started)));
         self.started = true;
         Ok(())
     }
@@ -191,48 +216,112 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     fn note_market(&mut self, event: &Event) {
         match &event.payload {
             Payload::Trade(t) => {
-                self.last_px.insert(PositionKey { venue: t.venue.clone(), book: t.book.clone(), instrument: t.instrument.clone() }, t.px);
+                self.last_px.insert(
+                    PositionKey {
+                        venue: t.venue.clone(),
+                        book: t.book.clone(),
+                        instrument: t.instrument.clone(),
+                    },
+                    t.px,
+                );
             }
             Payload::Candle(c) if c.closed => {
-                self.last_px.insert(PositionKey { venue: c.venue.clone(), book: c.book.clone(), instrument: c.instrument.clone() }, c.close);
+                self.last_px.insert(
+                    PositionKey {
+                        venue: c.venue.clone(),
+                        book: c.book.clone(),
+                        instrument: c.instrument.clone(),
+                    },
+                    c.close,
+                );
             }
             Payload::FundingRate(f) => {
-                self.funding_rate.insert(PositionKey { venue: f.venue.clone(), book: f.book.clone(), instrument: f.instrument.clone() }, f.rate);
+                self.funding_rate.insert(
+                    PositionKey {
+                        venue: f.venue.clone(),
+                        book: f.book.clone(),
+                        instrument: f.instrument.clone(),
+                    },
+                    f.rate,
+                );
             }
             _ => {}
         }
     }
 
-    /// A bar closed by this trade, for instruments fed by trades only. The bar is
-    /// appended as its own event, so the log shows exactly what the strategy saw.
+    /// True unless `event` is a candle of another timeframe than its instrument's base.
+    fn is_base(&mut self, event: &Event) -> bool {
+        let Payload::Candle(c) = &event.payload else {
+            return true;
+        };
+        let key = PositionKey {
+            venue: c.venue.clone(),
+            book: c.book.clone(),
+            instrument: c.instrument.clone(),
+        };
+        *self.base_timeframe.entry(key).or_insert(c.timeframe) == c.timeframe
+    }
+
+    /// A bar of the strategy's timeframe closed by this trade or finer candle. The bar
+    /// is appended as its own event, so the log shows exactly what the strategy saw.
     fn derived_bar(&mut self, event: &Event) -> Result<Option<Candle>, RunError> {
-        let Payload::Trade(t) = &event.payload else {
-            return Ok(None);
+        let target = self.options.timeframe;
+        let bar = match &event.payload {
+            Payload::Trade(t) => {
+                let key = PositionKey {
+                    venue: t.venue.clone(),
+                    book: t.book.clone(),
+                    instrument: t.instrument.clone(),
+                };
+                match self.aggregators.get_mut(&key) {
+                    Some(aggregator) => aggregator.push_trade(event.ts, t)?,
+                    None => None,
+                }
+            }
+            Payload::Candle(c) if c.closed && c.timeframe < target => {
+                let key = PositionKey {
+                    venue: c.venue.clone(),
+                    book: c.book.clone(),
+                    instrument: c.instrument.clone(),
+                };
+                let aggregator = self
+                    .aggregators
+                    .entry(key)
+                    .or_insert_with(|| BarAggregator::new(target));
+                aggregator.push_candle(c)?
+            }
+            _ => None,
         };
-        let key = PositionKey { venue: t.venue.clone(), book: t.book.clone(), instrument: t.instrument.clone() };
-        let Some(aggregator) = self.aggregators.get_mut(&key) else {
-            return Ok(None);
-        };
-        let Some(bar) = aggregator.push_trade(event.ts, t)? else {
+        let Some(bar) = bar else {
             return Ok(None);
         };
         let close_ts = bar.open_time.plus_nanos(bar.timeframe.nanos());
-        self.pending.push(Event::new(close_ts, Payload::Candle(bar.clone())));
+        self.pending
+            .push(Event::new(close_ts, Payload::Candle(bar.clone())));
         Ok(Some(bar))
     }
 
     async fn on_bar(&mut self, now: Timestamp, bar: &Candle) -> Result<(), RunError> {
-        let key = PositionKey { venue: bar.venue.clone(), book: bar.book.clone(), instrument: bar.instrument.clone() };
+        let key = PositionKey {
+            venue: bar.venue.clone(),
+            book: bar.book.clone(),
+            instrument: bar.instrument.clone(),
+        };
         let equity = self.equity();
         let state = match self.writer.projection().position(&key) {
-            Some(p) if !p.qty.is_zero() => PositionState { qty: p.qty, avg_px: Some(p.avg_px), equity },
+            Some(p) if !p.qty.is_zero() => PositionState {
+                qty: p.qty,
+                avg_px: Some(p.avg_px),
+                equity,
+            },
             _ => PositionState::flat(equity),
         };
         self.stats.bars += 1;
         let intents = self.strategy.on_bar(bar, &state)?;
         for intent in intents {
             self.stats.intents += 1;
-            self.pending.push(Event::new(now, Payload::Intent(intent.clone())));
+            self.pending
+                .push(Event::new(now, Payload::Intent(intent.clone())));
             self.flush()?;
             let market = MarketContext {
                 now,
@@ -240,7 +329,11 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 funding_rate: self.funding_rate.get(&key).copied(),
                 equity,
             };
-            let position = self.writer.projection().position(&key).filter(|p| !p.qty.is_zero());
+            let position = self
+                .writer
+                .projection()
+                .position(&key)
+                .filter(|p| !p.qty.is_zero());
             match self.executor.prepare(&intent, position, &market) {
                 Decision::Skip(skip) => {
                     *self.stats.skips.entry(skip.reason).or_default() += 1;
@@ -248,7 +341,8 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 }
                 Decision::Plan(plan) => {
                     self.stats.plans += 1;
-                    self.pending.push(Event::new(now, Payload::Plan(plan.clone())));
+                    self.pending
+                        .push(Event::new(now, Payload::Plan(plan.clone())));
                     self.send_plan(now, &key, plan.orders).await?;
                 }
             }
@@ -259,23 +353,44 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     }
 
     /// Send the entry (and exit) orders of a plan now; hold its stop and target.
-    async fn send_plan(&mut self, now: Timestamp, key: &PositionKey, orders: Vec<crate::event::PlannedOrder>) -> Result<(), RunError> {
+    async fn send_plan(
+        &mut self,
+        now: Timestamp,
+        key: &PositionKey,
+        orders: Vec<crate::event::PlannedOrder>,
+    ) -> Result<(), RunError> {
         let (protective, direct): (Vec<_>, Vec<_>) = orders
             .into_iter()
             .partition(|o| matches!(o.role, OrderRole::StopLoss | OrderRole::TakeProfit));
         let entry_id = direct.first().map(|o| o.client_order_id.clone());
         for order in direct {
-            self.submit(now, OrderRequest { key: key.clone(), order }).await?;
+            self.submit(
+                now,
+                OrderRequest {
+                    key: key.clone(),
+                    order,
+                },
+            )
+            .await?;
         }
         if let (Some(id), false) = (entry_id, protective.is_empty()) {
-            let requests = protective.into_iter().map(|order| OrderRequest { key: key.clone(), order }).collect();
+            let requests = protective
+                .into_iter()
+                .map(|order| OrderRequest {
+                    key: key.clone(),
+                    order,
+                })
+                .collect();
             self.brackets.insert(id, (key.clone(), requests));
         }
         Ok(())
     }
 
     async fn submit(&mut self, now: Timestamp, request: OrderRequest) -> Result<(), RunError> {
-        self.pending.push(Event::new(now, Payload::OrderSubmitted(request.submitted())));
+        self.pending.push(Event::new(
+            now,
+            Payload::OrderSubmitted(request.submitted()),
+        ));
         // `order_submitted` is in the log before the request leaves.
         self.flush()?;
         self.stats.orders += 1;
@@ -290,7 +405,10 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             if reports.is_empty() {
                 return Ok(());
             }
-            self.stats.fills += reports.iter().filter(|e| matches!(e.payload, Payload::Fill(_))).count() as u64;
+            self.stats.fills += reports
+                .iter()
+                .filter(|e| matches!(e.payload, Payload::Fill(_)))
+                .count() as u64;
             self.pending.extend(reports);
             self.flush()?;
             self.release_brackets().await?;
@@ -303,12 +421,24 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         let done: Vec<ClientOrderId> = self
             .brackets
             .keys()
-            .filter(|id| self.writer.projection().order(id).is_some_and(|o| o.state.is_terminal()))
+            .filter(|id| {
+                self.writer
+                    .projection()
+                    .order(id)
+                    .is_some_and(|o| o.state.is_terminal())
+            })
             .cloned()
             .collect();
         for id in done {
-            let Some((_, requests)) = self.brackets.remove(&id) else { continue };
-            let filled = self.writer.projection().order(&id).map(|o| o.filled_qty).unwrap_or_default();
+            let Some((_, requests)) = self.brackets.remove(&id) else {
+                continue;
+            };
+            let filled = self
+                .writer
+                .projection()
+                .order(&id)
+                .map(|o| o.filled_qty)
+                .unwrap_or_default();
             if !filled.is_positive() {
                 continue;
             }
@@ -322,9 +452,14 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
 
     /// Equity: the starting equity plus every position's net PnL and unrealized PnL.
     fn equity(&self) -> Decimal {
-        self.writer.projection().positions().fold(self.options.initial_equity, |acc, p| {
-            acc.checked_add(p.net()).and_then(|a| a.checked_add(p.unrealized())).unwrap_or(acc)
-        })
+        self.writer
+            .projection()
+            .positions()
+            .fold(self.options.initial_equity, |acc, p| {
+                acc.checked_add(p.net())
+                    .and_then(|a| a.checked_add(p.unrealized()))
+                    .unwrap_or(acc)
+            })
     }
 
     /// Append what is pending; commit durably every `COMMIT_EVERY_EVENTS`.

@@ -65,11 +65,16 @@ impl MergedSource {
         for spec in specs {
             let stream: EventStream = match spec {
                 SourceSpec::Candles { key, path } => {
-                    let options = CandleOptions { market: key.clone(), timeframe: None };
+                    let options = CandleOptions {
+                        market: key.clone(),
+                        timeframe: None,
+                    };
                     Box::new(with_gaps(read_candles_file(path, options)?, AlwaysOpen))
                 }
                 SourceSpec::Trades { key, path } => {
-                    let options = TradeOptions { market: key.clone() };
+                    let options = TradeOptions {
+                        market: key.clone(),
+                    };
                     Box::new(read_trades_file(path, options)?)
                 }
             };

@@ -156,7 +156,22 @@ impl BarAggregator {
             }
         };
         self.last_input = Some(input.ts);
-        Ok(emitted)
+        if emitted.is_some() {
+            return Ok(emitted);
+        }
+        // Candles say how far they cover: a bucket whose last sub-bar has closed is
+        // final now, so it is emitted at once rather than when the next bucket starts
+        // (which would hand it to a strategy one input late).
+        let bucket_end = bucket_start.plus_nanos(self.target.nanos());
+        match self.current.take() {
+            Some(bucket) if bucket.covered_until >= bucket_end => {
+                Ok(Some(self.candle(bucket, true)))
+            }
+            other => {
+                self.current = other;
+                Ok(None)
+            }
+        }
     }
 
     /// The last bucket's bar, `closed` only when the inputs reach its end (see the
@@ -302,20 +317,25 @@ mod tests {
     }
 
     #[test]
-    fn finish_closes_a_bucket_the_candles_complete() {
+    fn a_bucket_the_candles_complete_is_emitted_on_its_last_candle() {
         let mut agg = BarAggregator::new("5m".parse().unwrap());
         let flat = ["1", "1", "1", "1", "1"];
-        let mut emitted = 0;
+        let mut emitted_at = Vec::new();
         for minute in 0..10 {
-            emitted += agg
-                .push_candle(&minute_bar(minute, flat))
-                .unwrap()
-                .iter()
-                .count();
+            if let Some(bar) = agg.push_candle(&minute_bar(minute, flat)).unwrap() {
+                emitted_at.push((minute, show(&bar)));
+            }
         }
-        assert_eq!(emitted, 1);
-        let last = agg.finish().unwrap();
-        assert_eq!(show(&last), "5m 1970-01-01T00:05:00Z 1 1 1 1 5 true");
+        // Minute 4 closes 00:00–00:05 and minute 9 closes 00:05–00:10: no waiting for
+        // the next bucket's first candle.
+        assert_eq!(
+            emitted_at,
+            vec![
+                (4, "5m 1970-01-01T00:00:00Z 1 1 1 1 5 true".to_string()),
+                (9, "5m 1970-01-01T00:05:00Z 1 1 1 1 5 true".to_string()),
+            ]
+        );
+        assert!(agg.finish().is_none(), "nothing is left open");
     }
 
     #[test]
