@@ -1,2 +1,157 @@
-//! Throughput benchmarks.
-fn main() {}
+//! Throughput of the ledger against the targets of the performance issue, on this
+//! machine: a table on stdout, then one JSON line per figure (`grep '^{'`).
+//!
+//! ```text
+//! cargo bench --bench throughput                                   # full size (minutes)
+//! LEDGER_BENCH_SCALE=0.01 cargo bench --bench throughput           # smoke run (seconds)
+//! cargo bench --bench throughput 2>/dev/null | grep '^{'           # JSON lines only
+//! ```
+//!
+//! `LEDGER_BENCH_SCALE` (default 1) multiplies every count; time targets of whole runs
+//! scale with it, rate and memory targets do not. What it measures, in order:
+//!
+//! 1. **append**: 5 M events (97% trades, 3% fills, 4 instruments) from an in-process
+//!    producer through the `Appender`, batches of 1,024, up to 32 in flight, every
+//!    batch acknowledged durable; then 1 M fills only. Target ≥ 1.5 M ev/s.
+//! 2. **import** of a 10 M-line JSON Lines file (trades and fills, 5 instruments) by the
+//!    release binary: ev/s (≥ 1 M) and peak RSS (< 200 MB).
+//! 3. **replay** of that log from genesis, every block verified: ev/s (≥ 5 M), RSS.
+//! 4. **export** of it to /dev/null: ev/s, RSS (< 200 MB).
+//! 5. **bytes per event**: file size / events against the encoded events' size
+//!    (`stats`): ratio ≤ 2.
+//! 6. **audit** of a rare position (~1,000 events, 1 in 10,000) and a sparse one
+//!    (~10,000, 1 in 1,000): median of 5 `ledger --json audit` processes (rare < 50 ms)
+//!    and of 5 in-process `position_events` calls, with the blocks each touches.
+//! 7. **backtest**, one instrument, a year of 1-minute bars, in-process as `ledger run`
+//!    drives it: whole run (< 2 s), bars/s, events/s, bars/s of each month (flat cost
+//!    per bar), RSS after month 1 and at the end.
+//! 8. **backtest, ten instruments**, the same year: whole run (< 15 s).
+//!
+//! Inputs are generated once under `target/bench-data/` (keyed by size) and reused;
+//! scratch ledgers go to a temporary directory there (on the same disk as the data,
+//! not a tmpfs) and are deleted at the end.
+
+#[path = "throughput/append.rs"]
+mod append;
+#[path = "throughput/backtest.rs"]
+mod backtest;
+#[path = "throughput/cli.rs"]
+mod cli;
+#[path = "throughput/report.rs"]
+mod report;
+#[path = "throughput/synth.rs"]
+mod synth;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use report::{Machine, Report, Target};
+use synth::AppendMix;
+
+/// Events of the realistic append run at scale 1.
+const APPEND_EVENTS: f64 = 5_000_000.0;
+/// Events of the fills-only append run at scale 1.
+const APPEND_FILLS_EVENTS: f64 = 1_000_000.0;
+/// Lines of the import file at scale 1 (~2 GB).
+const IMPORT_LINES: f64 = 10_000_000.0;
+/// One year of 1-minute bars.
+const YEAR_BARS: f64 = 525_600.0;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("throughput: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let scale = scale()?;
+    let machine = Machine::detect(scale);
+    let bin = cli::ledger_bin();
+    let data_dir = data_dir(&bin)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("ledgers-")
+        .tempdir_in(&data_dir)?;
+    eprintln!(
+        "scale {scale}; inputs in {}, scratch in {}",
+        data_dir.display(),
+        tmp.path().display()
+    );
+    let mut report = Report::default();
+    appends(tmp.path(), scale, &mut report)?;
+    let logs = cli::LogBench {
+        bin: &bin,
+        data_dir: &data_dir,
+        tmp_dir: tmp.path(),
+    };
+    cli::run(&logs, count(IMPORT_LINES, scale), &mut report)?;
+    let backtests = backtest::BacktestBench {
+        manifest_dir: Path::new(env!("CARGO_MANIFEST_DIR")),
+        data_dir: &data_dir,
+        tmp_dir: tmp.path(),
+    };
+    let bars = count(YEAR_BARS, scale) as usize;
+    backtest::one_instrument(&backtests, bars, scale, &mut report)?;
+    backtest::ten_instruments(&backtests, bars, scale, &mut report)?;
+    report.print(&machine);
+    tmp.close()?;
+    Ok(())
+}
+
+fn appends(tmp: &Path, scale: f64, report: &mut Report) -> Result<()> {
+    eprintln!("append (realistic mix)");
+    let events = count(APPEND_EVENTS, scale);
+    let mixed = append::run(&tmp.join("append.redb"), events, AppendMix::Realistic)?;
+    report.add(
+        "append 97% trades/3% fills events/s",
+        mixed.rate(),
+        "ev/s",
+        Target::AtLeast(1.5e6),
+    );
+    eprintln!("append (fills only)");
+    let events = count(APPEND_FILLS_EVENTS, scale);
+    let fills = append::run(&tmp.join("append-fills.redb"), events, AppendMix::FillsOnly)?;
+    report.add(
+        "append fills only events/s",
+        fills.rate(),
+        "ev/s",
+        Target::Info,
+    );
+    Ok(())
+}
+
+/// `LEDGER_BENCH_SCALE`, default 1.
+fn scale() -> Result<f64> {
+    match std::env::var("LEDGER_BENCH_SCALE") {
+        Ok(text) => {
+            let scale: f64 = text.parse().context("LEDGER_BENCH_SCALE")?;
+            anyhow::ensure!(
+                scale > 0.0 && scale.is_finite(),
+                "LEDGER_BENCH_SCALE must be > 0"
+            );
+            Ok(scale)
+        }
+        Err(_) => Ok(1.0),
+    }
+}
+
+/// `full × scale`, at least 1.
+fn count(full: f64, scale: f64) -> u64 {
+    ((full * scale).round() as u64).max(1)
+}
+
+/// `target/bench-data`, next to the `release` directory the binary was built in.
+fn data_dir(bin: &Path) -> Result<PathBuf> {
+    let target = bin
+        .parent()
+        .and_then(Path::parent)
+        .context("the ledger binary is not under a target directory")?;
+    let dir = target.join("bench-data");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
