@@ -256,6 +256,7 @@ fn run(setup: &Setup, db: &Path) -> Result<Outcome> {
         config_hash: config_hash(&params),
         params,
         initial_equity: sim.initial_equity,
+        timeframe: play.timeframe,
     };
     let ledger = Ledger::open(db, OpenMode::CreateIfMissing)?;
     let mut writer = Writer::new(&ledger, WriterOptions::default())?;
