@@ -23,6 +23,13 @@ use crate::reduce::Projection;
 pub struct Args {
     /// Position key: <venue>:<book>:<instrument>, e.g. bybit:linear:BTCUSDT.
     pub position: String,
+    /// Leave market observations (trades, candles, quotes) out of the listing; they
+    /// still count in the recomputation.
+    #[arg(long)]
+    pub no_market: bool,
+    /// Show only the last N events and lives in the tables.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
 }
 
 /// One life of a position: from flat to flat.
@@ -49,6 +56,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         );
     }
     let (recomputed, lives, lives_of_events) = recompute(&key, &events)?;
+    let shown: Vec<(&ProvenEvent, u32)> = events
+        .iter()
+        .zip(lives_of_events.iter().copied())
+        .filter(|(e, _)| !(args.no_market && is_market(&e.envelope.event.payload)))
+        .collect();
     let head = reader.head()?;
     let (replayed, _) = projection_at(&reader, head.seq)?;
     let from_log = recomputed.position(&key).map(position_json);
@@ -72,15 +84,12 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             "head_hash": head.hash.to_hex(),
         }))?;
     } else {
-        out.text(&human(
-            &key,
-            &events,
-            &lives,
-            &lives_of_events,
-            &recomputed,
-            matches,
-            head,
-        ))?;
+        let view = View {
+            shown: &shown,
+            total: events.len(),
+            tail: args.tail,
+        };
+        out.text(&human(&key, &view, &lives, &recomputed, matches, head))?;
     }
     if !matches {
         bail!("the position recomputed from its own events differs from the full replay");
@@ -96,10 +105,10 @@ fn recompute(
     let mut lives: Vec<Life> = Vec::new();
     let mut per_event = Vec::with_capacity(events.len());
     for e in events {
-        let realized_before = projection
+        let seq = e.envelope.seq;
+        let before = projection
             .position(key)
-            .map(|p| p.realized)
-            .unwrap_or_default();
+            .map(|p| (p.life, p.realized, p.qty.is_zero()));
         projection
             .apply(&e.envelope)
             .with_context(|| format!("recomputing {key}"))?;
@@ -108,35 +117,31 @@ fn recompute(
             continue;
         };
         per_event.push(p.life);
-        let delta = p.realized.checked_sub(realized_before).unwrap_or_default();
-        match lives.last_mut() {
-            Some(l) if l.ordinal == p.life => {
-                l.last_seq = e.envelope.seq;
+        // What this event realized belongs to the life that was open before it: a fill
+        // that crosses zero closes the old life and opens the new one at its price.
+        if let Some((life, realized_before, false)) = before {
+            let delta = p.realized.checked_sub(realized_before).unwrap_or_default();
+            if let Some(l) = lives.iter_mut().rev().find(|l| l.ordinal == life) {
                 l.realized = l.realized.checked_add(delta).unwrap_or(l.realized);
-            }
-            last => {
-                // A fill that crosses zero closes the old life: what it realizes is the
-                // old life's; the new life opens at the fill price with nothing realized.
-                let carried = match last {
-                    Some(prev) => {
-                        prev.open = false;
-                        prev.last_seq = e.envelope.seq;
-                        prev.realized = prev.realized.checked_add(delta).unwrap_or(prev.realized);
-                        crate::event::Decimal::ZERO
-                    }
-                    None => delta,
-                };
-                lives.push(Life {
-                    ordinal: p.life,
-                    first_seq: e.envelope.seq,
-                    last_seq: e.envelope.seq,
-                    realized: carried,
-                    open: true,
-                });
+                l.last_seq = seq;
             }
         }
-        if let Some(l) = lives.last_mut() {
-            l.open = !p.qty.is_zero();
+        if !p.qty.is_zero() {
+            match lives.last_mut() {
+                Some(l) if l.ordinal == p.life => l.last_seq = seq,
+                _ => lives.push(Life {
+                    ordinal: p.life,
+                    first_seq: seq,
+                    last_seq: seq,
+                    realized: crate::event::Decimal::ZERO,
+                    open: true,
+                }),
+            }
+        }
+        let current = p.life;
+        let open = !p.qty.is_zero();
+        for l in lives.iter_mut().rev().take(2) {
+            l.open = open && l.ordinal == current;
         }
     }
     Ok((projection, lives, per_event))
@@ -153,20 +158,34 @@ fn event_json(e: &ProvenEvent, life: u32) -> Result<Value> {
     Ok(value)
 }
 
+/// What the human listing shows.
+struct View<'a> {
+    shown: &'a [(&'a ProvenEvent, u32)],
+    total: usize,
+    tail: Option<usize>,
+}
+
+fn is_market(payload: &Payload) -> bool {
+    matches!(
+        payload,
+        Payload::Trade(_) | Payload::Candle(_) | Payload::Quote(_)
+    )
+}
+
 fn human(
     key: &PositionKey,
-    events: &[ProvenEvent],
+    view: &View<'_>,
     lives: &[Life],
-    lives_of_events: &[u32],
     recomputed: &Projection,
     matches: bool,
     head: crate::log::Head,
 ) -> String {
+    let skip = |n: usize| view.tail.map_or(0, |t| n.saturating_sub(t));
     let mut table = Table::new(
         &["seq", "time", "life", "kind", "details", "hash"],
         &["seq", "life"],
     );
-    for (e, life) in events.iter().zip(lives_of_events) {
+    for (e, life) in view.shown.iter().skip(skip(view.shown.len())) {
         table.row(vec![
             e.envelope.seq.to_string(),
             e.envelope.event.ts.to_string(),
@@ -184,7 +203,7 @@ fn human(
         &["life", "first_seq", "last_seq", "realized", "state"],
         &["life", "first_seq", "last_seq", "realized"],
     );
-    for l in lives {
+    for l in lives.iter().skip(skip(lives.len())) {
         life_table.row(vec![
             l.ordinal.to_string(),
             l.first_seq.to_string(),
@@ -198,8 +217,10 @@ fn human(
         ]);
     }
     format!(
-        "audit of {key}: {} events\n\n{}\nlives\n{}\nrecomputed from these events alone\n{}\nmatches full replay: {}\nhash chain: ok (genesis to head seq {}, hash {})\n",
-        events.len(),
+        "audit of {key}: {} events ({} listed), {} lives\n\n{}\nlives\n{}\nrecomputed from these events alone\n{}\nmatches full replay: {}\nhash chain: ok (genesis to head seq {}, hash {})\n",
+        view.total,
+        view.shown.len() - skip(view.shown.len()),
+        lives.len(),
         table.render(),
         life_table.render(),
         positions_table(recomputed.position(key)),
@@ -240,15 +261,14 @@ pub fn summary(payload: &Payload) -> String {
         Payload::Funding(f) => format!("amount {}", f.amount),
         Payload::FundingRate(f) => format!("rate {}", f.rate),
         Payload::OrderSubmitted(o) => format!(
-            "{} {} {:?} {}{} {:?}",
+            "{} {} {} {}{} {}",
             o.client_order_id,
             o.side.as_str(),
-            o.order_type,
+            name(&o.order_type),
             o.qty,
             opt(&o.px),
-            o.tif
-        )
-        .to_lowercase(),
+            name(&o.tif)
+        ),
         Payload::OrderAccepted(o) => format!(
             "{} venue id {}",
             o.client_order_id,
@@ -273,15 +293,14 @@ pub fn summary(payload: &Payload) -> String {
             a.px.map(|v| v.to_string()).unwrap_or("-".into())
         ),
         Payload::Intent(i) => format!(
-            "{} {:?} {} ({})",
+            "{} {} {} ({})",
             i.intent_id,
-            i.action,
+            name(&i.action),
             i.side.as_str(),
             i.reason
-        )
-        .to_lowercase(),
+        ),
         Payload::Plan(p) => format!("{}: {} orders", p.intent_id, p.orders.len()),
-        Payload::Skip(s) => format!("{}: {:?} {}", s.intent_id, s.reason, s.detail),
+        Payload::Skip(s) => format!("{}: {} {}", s.intent_id, name(&s.reason), s.detail),
         Payload::Liquidation(f) | Payload::Adl(f) => format!(
             "{} {} @ {} exec {}",
             f.side.as_str(),
@@ -293,5 +312,13 @@ pub fn summary(payload: &Payload) -> String {
             .client_order_id()
             .map(|id| id.to_string())
             .unwrap_or_default(),
+    }
+}
+
+/// The JSON name of a unit enum value (`stop_market`, `gtc`, `below_min_notional`).
+fn name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_string(),
     }
 }

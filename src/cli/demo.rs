@@ -1,12 +1,12 @@
-//! `ledger demo`: the quick start. Builds a fresh ledger from the bundled sample in
-//! `replay/`, prints the positions, verifies the chain and audits one position.
+//! `ledger demo`: the quick start. Backtests the bundled EMA trend play over the bundled
+//! month of 1-minute bars into a fresh ledger, then shows what the log gives you: the
+//! report, the hash-chain verification, and the audit of the position.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
 use super::Output;
-use crate::log::{Ledger, OpenMode, WriterOptions};
 
 /// The database `demo` writes when `--db` is left at its default.
 const DEMO_DB: &str = "demo.redb";
@@ -14,9 +14,12 @@ const DEMO_DB: &str = "demo.redb";
 /// Arguments of `ledger demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Sample events to load.
-    #[arg(long, default_value = "replay/sample.jsonl")]
-    pub sample: PathBuf,
+    /// Strategy play to backtest.
+    #[arg(long, default_value = "replay/strategies/ema_trend.yaml")]
+    pub strategy: PathBuf,
+    /// Candles to run it over.
+    #[arg(long, default_value = "replay/btcusdt-1m.csv")]
+    pub data: PathBuf,
     /// Position to audit.
     #[arg(long, default_value = "bybit:linear:BTCUSDT")]
     pub audit: String,
@@ -39,37 +42,40 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             db.display()
         );
     }
-    let ledger = Ledger::open(&db, OpenMode::CreateIfMissing)?;
-    let summary = super::import::import_file(&ledger, &args.sample, WriterOptions::default(), out)?;
-    drop(ledger);
-    if !out.json {
-        out.text(&format!(
-            "== imported {} events from {} into {}\n\n== replay\n",
-            summary.appended,
-            args.sample.display(),
-            db.display()
-        ))?;
-    }
-    super::replay::exec(
+    let section = |title: &str| -> Result<()> {
+        if !out.json {
+            out.text(&format!("\n== {title}\n"))?;
+        }
+        Ok(())
+    };
+    section(&format!(
+        "ledger run --mode backtest --strategy {} --data {} --db {}",
+        args.strategy.display(),
+        args.data.display(),
+        db.display()
+    ))?;
+    let run = super::run::Args::backtest(args.strategy, args.data);
+    super::run::exec(&db, run, out)?;
+    section(&format!("ledger report --db {}", db.display()))?;
+    super::report::exec(
         &db,
-        super::replay::Args {
-            from: None,
-            to: None,
+        super::report::Args {
+            initial_equity: crate::event::Decimal::from_int(10_000),
+            chart: None,
         },
         out,
     )?;
-    if !out.json {
-        out.text("\n== verify\n")?;
-    }
+    section(&format!("ledger verify --db {}", db.display()))?;
     super::verify::exec(&db, super::verify::Args {}, out)?;
-    if !out.json {
-        out.text("\n== audit\n")?;
-    }
-    super::audit::exec(
-        &db,
-        super::audit::Args {
-            position: args.audit,
-        },
-        out,
-    )
+    section(&format!(
+        "ledger audit {} --no-market --tail 12 --db {}",
+        args.audit,
+        db.display()
+    ))?;
+    let audit = super::audit::Args {
+        position: args.audit,
+        no_market: true,
+        tail: Some(12),
+    };
+    super::audit::exec(&db, audit, out)
 }

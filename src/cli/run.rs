@@ -86,6 +86,26 @@ pub struct Args {
     pub append: bool,
 }
 
+impl Args {
+    /// A backtest of `strategy` over `data` with every other setting at its default.
+    pub fn backtest(strategy: PathBuf, data: PathBuf) -> Args {
+        Args {
+            mode: RunMode::Backtest,
+            strategy,
+            data: vec![data.display().to_string()],
+            trades: Vec::new(),
+            from_log: None,
+            rules: Vec::new(),
+            initial_equity: "10000".into(),
+            fill_at: FillAt::Close,
+            slippage_bps: "0".into(),
+            latency_ms: 0,
+            liquidity: "unlimited".into(),
+            append: false,
+        }
+    }
+}
+
 /// Run `ledger run`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     if args.mode != RunMode::Backtest {
