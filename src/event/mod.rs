@@ -14,6 +14,7 @@ mod market;
 mod order;
 mod payload;
 mod reconcile;
+pub mod schema;
 mod session;
 mod time;
 

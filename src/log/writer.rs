@@ -192,30 +192,38 @@ impl Writer {
         events: impl IntoIterator<Item = Event>,
     ) -> Result<AppendOutcome, LogError> {
         let mut outcome = AppendOutcome::default();
-        let mut exec_table = txn.open_table(EXECUTIONS)?;
+        // Opened on the first execution only: most batches (market data) have none, and
+        // opening a table costs more than appending a tick.
+        let mut exec_table = None;
         for (index, event) in events.into_iter().enumerate() {
             self.append_one(txn, &mut exec_table, index, event, &mut outcome)?;
         }
         Ok(outcome)
     }
 
-    fn append_one(
+    fn append_one<'t>(
         &mut self,
-        txn: &WriteTransaction,
-        exec_table: &mut Table<u64, u64>,
+        txn: &'t WriteTransaction,
+        exec_table: &mut Option<Table<'t, u64, u64>>,
         index: usize,
         event: Event,
         out: &mut AppendOutcome,
     ) -> Result<(), LogError> {
         let seq = self.next_seq();
         let exec_key = match event.payload.execution_id() {
-            Some((venue, exec_id)) => match self.find_execution(txn, exec_table, venue, exec_id)? {
-                ExecLookup::Found => {
-                    out.duplicates += 1;
-                    return Ok(());
+            Some((venue, exec_id)) => {
+                let table = match exec_table {
+                    Some(table) => table,
+                    None => exec_table.insert(txn.open_table(EXECUTIONS)?),
+                };
+                match self.find_execution(txn, table, venue, exec_id)? {
+                    ExecLookup::Found => {
+                        out.duplicates += 1;
+                        return Ok(());
+                    }
+                    ExecLookup::FreeSlot { base, key } => Some((base, key)),
                 }
-                ExecLookup::FreeSlot { base, key } => Some((base, key)),
-            },
+            }
             None => None,
         };
         let envelope = Envelope { seq, event };
@@ -238,9 +246,9 @@ impl Writer {
             detail: e.to_string(),
         })?;
         self.block.push(&self.scratch, position);
-        if let Some((base, key)) = exec_key {
-            exec_table.insert(key, seq)?;
-            self.remember_execution(base, exec_table)?;
+        if let (Some((base, key)), Some(table)) = (exec_key, exec_table.as_mut()) {
+            table.insert(key, seq)?;
+            self.remember_execution(base, table)?;
         }
         out.appended += 1;
         out.last_seq = seq;
