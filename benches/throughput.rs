@@ -122,6 +122,24 @@ fn appends(tmp: &Path, scale: f64, report: &mut Report) -> Result<()> {
         "ev/s",
         Target::Info,
     );
+    eprintln!("commit latency (one event per durable commit)");
+    let commits = count(400.0, scale.max(0.25)) as usize;
+    for (two_phase, name) in [(true, "two-phase (default)"), (false, "one-phase")] {
+        let db = tmp.join(format!("commit-{two_phase}.redb"));
+        let (p50, p99) = append::commit_latency(&db, commits, two_phase)?;
+        report.add(
+            format!("commit latency {name} p50"),
+            p50,
+            "ms",
+            Target::Info,
+        );
+        report.add(
+            format!("commit latency {name} p99"),
+            p99,
+            "ms",
+            Target::Info,
+        );
+    }
     Ok(())
 }
 

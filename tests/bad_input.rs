@@ -123,3 +123,30 @@ fn missing_input_file() {
     let err = f.run(&["import", "does-not-exist.jsonl"]).fails();
     assert!(err.contains("cannot open does-not-exist.jsonl"), "{err}");
 }
+
+#[test]
+fn a_ledger_from_a_newer_format_is_refused_clearly() {
+    let f = Fixture::sample();
+    {
+        // What a future `ledger` would write: the same tables, a higher format number.
+        let db = redb::Database::open(&f.db).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(ledger::log::tables::META).unwrap();
+            meta.insert("format", &99u16.to_le_bytes()[..]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    for cmd in [
+        &["verify"][..],
+        &["replay"],
+        &["export"],
+        &["import", "x.jsonl"],
+    ] {
+        let err = f.run(cmd).fails();
+        assert!(
+            err.contains("ledger format 99 is newer than this build supports (1)"),
+            "{cmd:?}: {err}"
+        );
+    }
+}

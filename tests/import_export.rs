@@ -136,6 +136,7 @@ fn write_all(ledger: &Ledger, events: Vec<Event>) -> ledger::log::AppendOutcome 
         ledger,
         WriterOptions {
             checkpoint_every: 7,
+            ..WriterOptions::default()
         },
     )
     .unwrap();

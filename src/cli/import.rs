@@ -55,6 +55,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let options = WriterOptions {
         checkpoint_every: args.checkpoint_every.max(1),
+        ..WriterOptions::default()
     };
     let summary = import_file(&ledger, &args.file, options, out)?;
     let head = ledger.reader()?.head()?;

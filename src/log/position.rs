@@ -30,32 +30,34 @@ pub fn position_events(reader: &Reader, position_key: &str) -> Result<Vec<Proven
                 seq: first_seq,
                 detail: "position index names a missing block".into(),
             })?;
-        let body = reader.verified_body(&header)?;
-        let mut wanted = offsets
-            .iter()
-            .map(|&o| header.first_seq + u64::from(o))
-            .peekable();
-        for_each_record(&header, &body, |seq, record| {
-            if wanted.next_if_eq(&seq).is_some() {
-                let event = decode_record(&header, seq, record)?;
-                out.push(ProvenEvent {
-                    envelope: Envelope { seq, event },
-                    digest: event_digest(seq, record),
-                    block_hash: header.hash,
-                });
+        reader.with_verified_body(&header, |body| {
+            let mut wanted = offsets
+                .iter()
+                .map(|&o| header.first_seq + u64::from(o))
+                .peekable();
+            for_each_record(&header, body, |seq, record| {
+                if wanted.next_if_eq(&seq).is_some() {
+                    let event = decode_record(&header, seq, record)?;
+                    out.push(ProvenEvent {
+                        envelope: Envelope { seq, event },
+                        digest: event_digest(seq, record),
+                        block_hash: header.hash,
+                    });
+                }
+                Ok(if wanted.peek().is_none() {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                })
+            })?;
+            match wanted.next() {
+                Some(seq) => Err(LogError::Corrupt {
+                    seq,
+                    detail: "position index names an event past its block".into(),
+                }),
+                None => Ok(()),
             }
-            Ok(if wanted.peek().is_none() {
-                std::ops::ControlFlow::Break(())
-            } else {
-                std::ops::ControlFlow::Continue(())
-            })
         })?;
-        if let Some(seq) = wanted.next() {
-            return Err(LogError::Corrupt {
-                seq,
-                detail: "position index names an event past its block".into(),
-            });
-        }
     }
     Ok(out)
 }

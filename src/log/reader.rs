@@ -104,8 +104,13 @@ impl Reader {
         Ok((h.last_seq() >= seq).then_some(h))
     }
 
-    /// Read the body of `header`'s block and check it against the header.
-    pub fn verified_body(&self, header: &BlockHeader) -> Result<Vec<u8>, LogError> {
+    /// Read the body of `header`'s block, check it against the header, and hand it to
+    /// `visit` in place (no copy).
+    pub fn with_verified_body<T>(
+        &self,
+        header: &BlockHeader,
+        visit: impl FnOnce(&[u8]) -> Result<T, LogError>,
+    ) -> Result<T, LogError> {
         let guard = self
             .blocks
             .get(header.first_seq)?
@@ -115,7 +120,7 @@ impl Reader {
             })?;
         let body = guard.value();
         check_body(header, body)?;
-        Ok(body.to_vec())
+        visit(body)
     }
 
     /// Visit every block overlapping `from..=to` in order, with its verified body.

@@ -34,12 +34,18 @@ const EXEC_PROBES_MAX: u64 = 16;
 pub struct WriterOptions {
     /// Store a checkpoint after every this many events.
     pub checkpoint_every: u64,
+    /// Commit in two phases with redb's quick repair (the default): a ledger killed
+    /// mid-write reopens at once, and a torn commit slot cannot be taken for a good one
+    /// (redb's design doc recommends it for data outsiders influence). Off only to
+    /// measure what it costs (`benches/`).
+    pub two_phase_commit: bool,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            two_phase_commit: true,
         }
     }
 }
@@ -180,7 +186,7 @@ impl Writer {
                 let mut txn = self.ledger.db().begin_write()?;
                 // Quick repair saves allocator state at each commit (two-phase commit), so
                 // a ledger killed mid-write reopens at once instead of walking the file.
-                txn.set_quick_repair(true);
+                txn.set_quick_repair(self.options.two_phase_commit);
                 Ok(txn)
             }
         }
