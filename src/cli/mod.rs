@@ -5,6 +5,7 @@
 //! decides exit codes.
 
 mod audit;
+mod compact;
 mod demo;
 mod diff;
 mod export;
@@ -60,6 +61,8 @@ enum Command {
     Verify(verify::Args),
     /// Head, counts by kind, size on disk.
     Stats(stats::Args),
+    /// Give back free space in the file (the log is unchanged).
+    Compact(compact::Args),
     /// Write deterministic sample candles (the data in replay/ and the benchmarks).
     GenerateCandles(generate::Args),
     /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON and an SVG chart.
@@ -94,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(args) => audit::exec(&cli.db, args, out),
         Command::Verify(args) => verify::exec(&cli.db, args, out),
         Command::Stats(args) => stats::exec(&cli.db, args, out),
+        Command::Compact(args) => compact::exec(&cli.db, args, out),
         Command::GenerateCandles(args) => generate::exec(args, out),
         Command::Report(args) => report::exec(&cli.db, args, out),
     };

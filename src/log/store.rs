@@ -85,6 +85,24 @@ impl Ledger {
         Reader::new(self.inner.db.begin_read()?)
     }
 
+    /// Rewrite the file without the free space earlier transactions left behind.
+    /// Needs the only handle to the ledger (no reader or writer alive); returns the
+    /// sizes before and after.
+    pub fn compact(self) -> Result<(u64, u64), LogError> {
+        let before = self.file_size();
+        let path = self.inner.path.clone();
+        let mut inner = Arc::try_unwrap(self.inner).map_err(|_| {
+            LogError::Storage(format!("{}: still in use; cannot compact", path.display()))
+        })?;
+        inner
+            .db
+            .compact()
+            .map_err(|e| LogError::Storage(format!("compacting {}: {e}", path.display())))?;
+        drop(inner);
+        let after = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Ok((before, after))
+    }
+
     /// Size of the database file in bytes.
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.inner.path)
