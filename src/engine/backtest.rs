@@ -105,6 +105,7 @@ pub struct Engine<'w, S, B> {
     last_px: BTreeMap<PositionKey, Decimal>,
     funding_rate: BTreeMap<PositionKey, Decimal>,
     pending: Vec<Event>,
+    equity: EquityParts,
     stats: RunStats,
     started: bool,
     since_commit: u64,
@@ -132,6 +133,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             last_px: BTreeMap::new(),
             funding_rate: BTreeMap::new(),
             pending: Vec::new(),
+            equity: EquityParts::default(),
             stats: RunStats::default(),
             started: false,
             since_commit: 0,
@@ -450,15 +452,24 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         Ok(())
     }
 
-    /// Equity: the starting equity plus every position's net PnL and unrealized PnL.
-    fn equity(&self) -> Decimal {
-        self.writer
-            .projection()
-            .positions()
-            .fold(self.options.initial_equity, |acc, p| {
-                acc.checked_add(p.net())
-                    .and_then(|a| a.checked_add(p.unrealized()))
-                    .unwrap_or(acc)
+    /// Equity: the starting equity plus every position's `net + unrealized`, summed
+    /// in key order. Each position's part is cached and recomputed only when events
+    /// touched it; the sum is redone from the parts every time, never carried, so no
+    /// rounding accumulates (some PnL figures use all 28 digits).
+    fn equity(&mut self) -> Decimal {
+        let projection = self.writer.projection();
+        for key in std::mem::take(&mut self.equity.dirty) {
+            let part = projection
+                .position(&key)
+                .and_then(|p| p.net().checked_add(p.unrealized()))
+                .unwrap_or_default();
+            self.equity.parts.insert(key, part);
+        }
+        self.equity
+            .parts
+            .values()
+            .fold(self.options.initial_equity, |acc, part| {
+                acc.checked_add(*part).unwrap_or(acc)
             })
     }
 
@@ -468,6 +479,11 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             return Ok(());
         }
         let events = std::mem::take(&mut self.pending);
+        for event in &events {
+            if let Some(key) = event.payload.position_key() {
+                self.equity.dirty.insert(key);
+            }
+        }
         let outcome = self.writer.append(events)?;
         if let Some((_, err)) = outcome.rejected.first() {
             return Err(RunError::Refused(err.to_string()));
@@ -480,6 +496,14 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         }
         Ok(())
     }
+}
+
+/// Each position's last `net + unrealized`, and the positions events have touched
+/// since (whose parts must be recomputed before the next read).
+#[derive(Default)]
+struct EquityParts {
+    parts: BTreeMap<PositionKey, Decimal>,
+    dirty: std::collections::BTreeSet<PositionKey>,
 }
 
 /// A backend that is driven by market events (the simulated exchange). Live venues
