@@ -35,19 +35,6 @@ pub struct Args {
     pub b: PathBuf,
 }
 
-/// The position fields compared, in display order (keys of `position_json`).
-const FIELDS: &[&str] = &[
-    "qty",
-    "avg_px",
-    "realized",
-    "fees",
-    "funding",
-    "net",
-    "unrealized",
-    "mark_px",
-    "life",
-];
-
 /// Run `ledger diff`; returns the exit status.
 pub fn exec(args: Args, out: Output) -> Result<u8> {
     let open = |path: &Path| {
@@ -97,7 +84,7 @@ fn side_by_side(a: &Ledger, b: &Ledger, outcome: &LogDiff) -> Result<Vec<Positio
         .into_iter()
         .map(|key| {
             let (a, b) = (pa.remove(&key), pb.remove(&key));
-            let differs = FIELDS
+            let differs = super::positions::FIELDS
                 .iter()
                 .copied()
                 .filter(|f| field(a.as_ref(), f) != field(b.as_ref(), f))
@@ -209,7 +196,7 @@ fn positions_table(positions: &[PositionPair]) -> String {
         Some(other) => other.to_string(),
     };
     for p in positions {
-        for f in FIELDS {
+        for f in super::positions::FIELDS {
             let mark = if p.differs.contains(f) { "*" } else { "" };
             table.row(vec![
                 p.key.clone(),

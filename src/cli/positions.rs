@@ -19,8 +19,9 @@ const HEADERS: &[&str] = &[
     "mark_px",
 ];
 
-/// Columns that align right.
-const NUMERIC: &[&str] = &[
+/// The per-position fields of `position_json`, in table order (every column but the
+/// key, plus the life ordinal): what `diff` compares.
+pub const FIELDS: &[&str] = &[
     "qty",
     "avg_px",
     "realized",
@@ -29,6 +30,7 @@ const NUMERIC: &[&str] = &[
     "net",
     "unrealized",
     "mark_px",
+    "life",
 ];
 
 /// One position as JSON (key names are the public contract).
@@ -54,7 +56,7 @@ pub fn positions_json(projection: &Projection) -> Vec<Value> {
 
 /// The positions table.
 pub fn positions_table<'a>(positions: impl IntoIterator<Item = &'a Position>) -> String {
-    let mut table = Table::new(HEADERS, NUMERIC);
+    let mut table = Table::new(HEADERS, &HEADERS[1..]);
     for p in positions {
         table.row(position_row(p));
     }

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::event::{Seq, codec};
+use crate::event::{PositionKey, Seq, codec};
 
 /// Most events in one block. An audit reads and hashes every block that holds one of
 /// its position's events, so blocks are kept small (1,024 events, ~50–80 KiB): a
@@ -219,7 +219,7 @@ pub struct BlockBuilder {
     /// Events so far.
     pub count: u32,
     /// Position key → offsets (index within the block) of its events.
-    pub positions: BTreeMap<String, Vec<u32>>,
+    pub positions: BTreeMap<PositionKey, Vec<u32>>,
     /// Where each record starts in `body`, for reading back unsealed events.
     pub record_starts: Vec<usize>,
 }
@@ -247,7 +247,7 @@ impl BlockBuilder {
     }
 
     /// Add an encoded record, indexed under `position` when it has one.
-    pub fn push(&mut self, record: &[u8], position: Option<String>) {
+    pub fn push(&mut self, record: &[u8], position: Option<PositionKey>) {
         self.record_starts.push(self.body.len());
         put_varint(&mut self.body, record.len() as u64);
         self.body.extend_from_slice(record);
@@ -307,13 +307,13 @@ mod tests {
     #[test]
     fn records_round_trip_and_truncation_is_reported() {
         let mut b = BlockBuilder::new(10);
-        b.push(b"hello", Some("k".into()));
+        b.push(b"hello", Some(PositionKey::new("v", "b", "k")));
         b.push(&[7u8; 300], None);
-        b.push(b"", Some("k".into()));
+        b.push(b"", Some(PositionKey::new("v", "b", "k")));
         let got: Vec<_> = records(&b.body).collect::<Result<_, _>>().unwrap();
         assert_eq!(got, vec![&b"hello"[..], &[7u8; 300][..], &b""[..]]);
         assert_eq!(b.record(11), Some(&[7u8; 300][..]));
-        assert_eq!(b.positions["k"], vec![0, 2]);
+        assert_eq!(b.positions[&PositionKey::new("v", "b", "k")], vec![0, 2]);
         let cut = &b.body[..b.body.len() - 100];
         assert!(records(cut).any(|r| r.is_err()));
     }

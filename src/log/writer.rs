@@ -237,14 +237,15 @@ impl Writer {
             out.rejected.push((index, e));
             return Ok(());
         }
+        // Kept as the inline key here; it becomes the index's string once per block.
         let position = match envelope.event.payload.position_key() {
-            Some(key) => Some(key.to_string()),
+            Some(key) => Some(key),
             None => envelope
                 .event
                 .payload
                 .client_order_id()
                 .and_then(|id| self.projection.order(id))
-                .map(|order| order.key.to_string()),
+                .map(|order| order.key.clone()),
         };
         self.scratch.clear();
         codec::encode_event(&envelope.event, &mut self.scratch).map_err(|e| LogError::Encode {
@@ -294,6 +295,7 @@ impl Writer {
             .insert(block.first_seq, &header.encode()[..])?;
         let mut positions = txn.open_table(POSITIONS)?;
         for (key, offsets) in &block.positions {
+            let key = key.to_string();
             let offsets = block::encode_offsets(offsets);
             positions.insert((key.as_str(), block.first_seq), offsets.as_slice())?;
         }
