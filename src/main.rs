@@ -8,6 +8,13 @@ use clap::Parser;
 use ledger::cli::{Cli, EXIT_CORRUPT, run};
 use ledger::log::LogError;
 
+/// mimalloc instead of the system allocator: reading a block allocates a fresh buffer
+/// of ~50–80 KiB, which glibc serves from new pages (a page fault per 4 KiB, about half
+/// of an audit's time); mimalloc reuses freed memory, and is faster at the many small
+/// allocations of parsing and folding too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let error_code = cli.error_exit_code();

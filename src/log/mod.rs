@@ -10,6 +10,7 @@ pub mod block;
 mod diff;
 mod error;
 mod exec_filter;
+mod exec_pending;
 mod position;
 mod reader;
 mod replay;

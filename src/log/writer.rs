@@ -15,6 +15,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteT
 
 use super::block::{self, BlockBuilder, BlockHeader, Hash};
 use super::exec_filter::ExecFilter;
+use super::exec_pending::{self, PendingExecutions};
 use super::reader::{Head, decode_record, for_each_record};
 use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, POSITIONS};
 use super::{Ledger, LogError};
@@ -76,6 +77,8 @@ pub struct Writer {
     failed: Option<String>,
     scratch: Vec<u8>,
     executions: ExecFilter,
+    /// Executions of the open transaction not yet in the table (flushed in key order).
+    pending_executions: PendingExecutions,
 }
 
 impl Writer {
@@ -97,6 +100,7 @@ impl Writer {
             failed: None,
             scratch: Vec::with_capacity(512),
             executions,
+            pending_executions: PendingExecutions::new(),
         })
     }
 
@@ -138,6 +142,7 @@ impl Writer {
         };
         let result = self
             .seal_in(&txn)
+            .and_then(|()| self.flush_executions(&txn))
             .and_then(|()| self.checkpoint_in(&txn, false))
             .and_then(|()| txn.commit().map_err(LogError::from));
         match result {
@@ -168,6 +173,7 @@ impl Writer {
     /// Drop everything appended since the last commit. The writer is consumed: its
     /// projection has moved past the log, so a new one must be made from the file.
     pub fn abort(mut self) -> Result<(), LogError> {
+        self.pending_executions = PendingExecutions::new();
         if let Some(txn) = self.txn.take() {
             txn.abort()?;
         }
@@ -254,8 +260,11 @@ impl Writer {
         })?;
         self.block.push(&self.scratch, position);
         if let (Some((base, key)), Some(table)) = (exec_key, exec_table.as_mut()) {
-            table.insert(key, seq)?;
+            self.pending_executions.insert(key, seq);
             self.remember_execution(base, table)?;
+            if self.pending_executions.len() >= exec_pending::FLUSH_AT {
+                self.pending_executions.flush(table)?;
+            }
         }
         out.appended += 1;
         out.last_seq = seq;
@@ -277,7 +286,19 @@ impl Writer {
             for row in table.iter()? {
                 bigger.insert(row?.0.value());
             }
+            for key in self.pending_executions.keys() {
+                bigger.insert(key);
+            }
             self.executions = bigger;
+        }
+        Ok(())
+    }
+
+    /// Move the pending executions into the table (before every commit).
+    fn flush_executions(&mut self, txn: &WriteTransaction) -> Result<(), LogError> {
+        if self.pending_executions.len() > 0 {
+            self.pending_executions
+                .flush(&mut txn.open_table(EXECUTIONS)?)?;
         }
         Ok(())
     }
@@ -335,7 +356,11 @@ impl Writer {
         }
         for probe in 0..EXEC_PROBES_MAX {
             let key = base.wrapping_add(probe);
-            let Some(seq) = table.get(key)?.map(|g| g.value()) else {
+            let stored = match self.pending_executions.get(key) {
+                Some(seq) => Some(seq),
+                None => table.get(key)?.map(|g| g.value()),
+            };
+            let Some(seq) = stored else {
                 return Ok(ExecLookup::FreeSlot { base, key });
             };
             let stored = self.stored_event(txn, seq)?;
