@@ -1,9 +1,15 @@
 //! The public JSON form: one event per line (JSON Lines), tagged by `"type"`, with
 //! `ts` (and optionally `recv_ts`, `seq`) beside the payload's own fields.
 //!
-//! Parsing reads the line twice: once for the head (`type`, `ts`), once into the
-//! payload's own struct. Keys a payload does not know (`seq`, `type`, `ts`, additions
-//! from newer writers) are ignored, so exported lines import as they are.
+//! A line that starts with `{"type":"…"` (as every exported line does) is parsed in
+//! one pass: the kind is read from the prefix, and the payload's own struct is
+//! deserialized with `ts`/`recv_ts` taken out of the key stream on the way
+//! (`head::Intercept`). Any other line is read twice: once for the head (`type`, `ts`),
+//! once into the payload's struct. Both give the same events and the same errors for
+//! bad values. Keys a payload does not know (`seq`, additions from newer writers) are
+//! ignored, so exported lines import as they are.
+
+mod head;
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -28,16 +34,56 @@ pub struct JsonEventError(pub String);
 
 /// Read one JSON line as an event, validating its fields.
 pub fn parse_event(line: &str) -> Result<Event, JsonEventError> {
+    match leading_kind(line) {
+        Some(kind) => parse_one_pass(kind, line),
+        None => parse_two_pass(line),
+    }
+}
+
+/// The `type` of a line that begins `{"type":"<kind>"` with no escapes in the kind.
+fn leading_kind(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix(r#"{"type":""#)?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
+fn parse_one_pass(kind: &str, line: &str) -> Result<Event, JsonEventError> {
+    let mut fields = head::HeadFields::default();
+    let mut de = serde_json::Deserializer::from_str(line);
+    let parsed = Payload::from_deserializer(kind, head::Intercept::new(&mut de, &mut fields));
+    let payload = match parsed {
+        Some(Ok(payload)) => payload,
+        Some(Err(e)) if fields.head_error => return Err(JsonEventError(e.to_string())),
+        Some(Err(e)) => return Err(JsonEventError(format!("{kind}: {e}"))),
+        None => return Err(unknown_kind(kind)),
+    };
+    de.end().map_err(|e| JsonEventError(e.to_string()))?;
+    let ts = fields
+        .ts
+        .ok_or_else(|| JsonEventError("missing field `ts`".into()))?;
+    payload
+        .validate()
+        .map_err(|e| JsonEventError(format!("{kind}: {e}")))?;
+    Ok(Event {
+        ts,
+        recv_ts: fields.recv_ts,
+        payload,
+    })
+}
+
+fn unknown_kind(kind: &str) -> JsonEventError {
+    JsonEventError(format!(
+        "unknown event type `{}` (known: {})",
+        kind.chars().take(40).collect::<String>(),
+        Payload::KINDS.join(", ")
+    ))
+}
+
+fn parse_two_pass(line: &str) -> Result<Event, JsonEventError> {
     let head: Head<'_> = serde_json::from_str(line).map_err(|e| JsonEventError(e.to_string()))?;
     let payload = match Payload::from_json(&head.kind, line) {
         Some(parsed) => parsed.map_err(|e| JsonEventError(format!("{}: {e}", head.kind)))?,
-        None => {
-            return Err(JsonEventError(format!(
-                "unknown event type `{}` (known: {})",
-                head.kind.chars().take(40).collect::<String>(),
-                Payload::KINDS.join(", ")
-            )));
-        }
+        None => return Err(unknown_kind(&head.kind)),
     };
     payload
         .validate()
@@ -108,6 +154,43 @@ mod tests {
             assert!(text.ends_with('\n'));
             assert_eq!(parse_event(text.trim_end()).unwrap(), event, "{text}");
         }
+    }
+
+    #[test]
+    fn one_pass_and_two_pass_agree() {
+        let extra = [
+            r#"{"type":"trade","seq":9,"recv_ts":"2026-01-05T00:00:03.5Z","px":"1","ts":"2026-01-05T00:00:02Z","venue":"b","book":"l","instrument":"X","qty":"1","side":"buy","future_field":{"ts":1}}"#,
+            r#"{"type":"trade","ts":"2026-01-05T00:00:02Z","recv_ts":null,"v\u0065nue":"b","book":"l","instrument":"X","px":"1","qty":"1","side":"buy"}"#,
+        ];
+        for line in SAMPLES.iter().chain(extra.iter()) {
+            assert!(leading_kind(line).is_some(), "{line}");
+            let one = parse_one_pass(leading_kind(line).unwrap(), line);
+            assert_eq!(one, parse_two_pass(line), "{line}");
+            assert!(one.is_ok(), "{line}: {one:?}");
+        }
+        let recv = parse_event(extra[0]).unwrap();
+        assert_eq!(
+            recv.recv_ts.unwrap().to_string(),
+            "2026-01-05T00:00:03.500Z"
+        );
+    }
+
+    #[test]
+    fn one_pass_refuses_what_two_pass_refuses() {
+        let bad = [
+            r#"{"type":"trade","ts":"2026-01-05T00:00:02Z","ts":"2026-01-05T00:00:02Z","venue":"b","book":"l","instrument":"X","px":"1","qty":"1","side":"buy"}"#,
+            r#"{"type":"trade","type":"fill","ts":"2026-01-05T00:00:02Z","venue":"b","book":"l","instrument":"X","px":"1","qty":"1","side":"buy"}"#,
+            r#"{"type":"trade","venue":"b","book":"l","instrument":"X","px":"1","qty":"1","side":"buy"}"#,
+            r#"{"type":"trade","ts":"2026-01-05T00:00:02Z","venue":"b","book":"l","instrument":"X","px":"1","qty":"1","side":"buy"} x"#,
+            r#"{"type":"trade","ts":"2026-01-05T00:00:02Z","recv_ts":5,"venue":"b","book":"l","instrument":"X","px":"1","qty":"1","side":"buy"}"#,
+        ];
+        for line in bad {
+            let one = parse_one_pass(leading_kind(line).unwrap(), line);
+            let two = parse_two_pass(line);
+            assert!(one.is_err() && two.is_err(), "{line}: {one:?} / {two:?}");
+        }
+        assert_eq!(leading_kind(r#"{"type":"tr\u0061de","ts":"x"}"#), None);
+        assert_eq!(leading_kind(r#"{ "type":"trade"}"#), None);
     }
 
     #[test]

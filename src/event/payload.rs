@@ -45,6 +45,18 @@ macro_rules! payloads {
                 }
             }
 
+            /// Deserialize the fields of a payload whose `type` is `kind` from `de`.
+            /// `None` when the kind is unknown.
+            pub(crate) fn from_deserializer<'de, D: serde::Deserializer<'de>>(
+                kind: &str,
+                de: D,
+            ) -> Option<Result<Payload, D::Error>> {
+                match kind {
+                    $($name => Some(<$ty as serde::Deserialize>::deserialize(de).map(Payload::$variant)),)*
+                    _ => None,
+                }
+            }
+
             /// Write the payload's fields as one JSON object.
             pub(crate) fn write_json_object(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
                 match self { $(Payload::$variant(p) => serde_json::to_writer(out, p),)* }

@@ -7,6 +7,10 @@
 //!
 //! It is rebuilt from the table when a writer opens, and grows by rebuilding when it
 //! fills up, so it never holds state the table does not.
+//!
+//! The filter is blocked: all probes of a key fall in one 64-byte block (one cache
+//! line), so a lookup in a filter of tens of MiB costs one cache miss instead of seven,
+//! for a slightly higher false-positive rate (~1% at 10 bits per key).
 
 /// Bits per key at the target load: ~1% false positives with `PROBES` probes.
 const BITS_PER_KEY: u64 = 10;
@@ -17,10 +21,14 @@ const PROBES: u64 = 7;
 /// Smallest filter: 1 Mi bits (128 KiB), enough for ~100 k executions.
 const MIN_BITS: u64 = 1 << 20;
 
+/// Words per block: 8 × 64 bits = one 64-byte cache line.
+const BLOCK_WORDS: u64 = 8;
+
 /// A Bloom filter of 64-bit keys that are already uniformly distributed (blake3).
 #[derive(Debug, Clone)]
 pub struct ExecFilter {
     words: Vec<u64>,
+    /// Bits in the filter minus one (a power of two).
     mask: u64,
     keys: u64,
 }
@@ -62,11 +70,14 @@ impl ExecFilter {
             .all(|bit| self.words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 
-    /// Double hashing from the two halves of the key (Kirsch–Mitzenmacher).
+    /// The probed bits: the block from a multiplicative mix of the key, the 9-bit
+    /// offsets inside it from successive slices of the key itself.
     fn bits(key: u64, mask: u64) -> impl Iterator<Item = u64> {
-        let h1 = key;
-        let h2 = key.rotate_left(32) | 1;
-        (0..PROBES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) & mask)
+        let block_bits = 64 * BLOCK_WORDS;
+        let block =
+            key.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29) & mask & !(block_bits - 1);
+        let offsets = key;
+        (0..PROBES).map(move |i| block + ((offsets >> (i * 9)) & (block_bits - 1)))
     }
 }
 
@@ -92,5 +103,19 @@ mod tests {
             "{false_positives} false positives in 100k"
         );
         assert!(!f.is_full());
+    }
+
+    #[test]
+    fn false_positives_stay_near_one_percent_at_full_load() {
+        let mut f = ExecFilter::with_capacity(0);
+        let mut n = 0;
+        while !f.is_full() {
+            f.insert(key(n));
+            n += 1;
+        }
+        let trials = 200_000;
+        let false_positives = (n..n + trials).filter(|&i| f.may_contain(key(i))).count();
+        let rate = false_positives as f64 / trials as f64;
+        assert!(rate < 0.025, "{rate} false-positive rate at {n} keys");
     }
 }
