@@ -144,8 +144,31 @@ fn a_ledger_from_a_newer_format_is_refused_clearly() {
         &["import", "x.jsonl"],
     ] {
         let err = f.run(cmd).fails();
+        let expected = format!(
+            "ledger format 99 is newer than this build supports ({})",
+            ledger::log::tables::LEDGER_FORMAT
+        );
+        assert!(err.contains(&expected), "{cmd:?}: {err}");
+    }
+}
+
+#[test]
+fn a_ledger_from_an_older_format_is_refused_clearly() {
+    let f = Fixture::sample();
+    {
+        // What the previous table layout wrote: format 1 (one row per execution).
+        let db = redb::Database::open(&f.db).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(ledger::log::tables::META).unwrap();
+            meta.insert("format", &1u16.to_le_bytes()[..]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    for cmd in [&["verify"][..], &["replay"], &["import", "x.jsonl"]] {
+        let err = f.run(cmd).fails();
         assert!(
-            err.contains("ledger format 99 is newer than this build supports (1)"),
+            err.contains("ledger format 1 was written by an older build"),
             "{cmd:?}: {err}"
         );
     }

@@ -22,6 +22,18 @@ pub enum LogError {
         /// What was found instead.
         detail: String,
     },
+    /// Written by an older `ledger` whose table layout this build does not read.
+    #[error(
+        "{path}: ledger format {found} was written by an older build; this build reads format {supported} (export it with the older build and import the JSON Lines here)"
+    )]
+    OlderFormat {
+        /// The database file.
+        path: PathBuf,
+        /// Format in the file.
+        found: u16,
+        /// The format this build reads.
+        supported: u16,
+    },
     /// Written by a newer `ledger`.
     #[error(
         "{path}: ledger format {found} is newer than this build supports ({supported}); upgrade ledger"

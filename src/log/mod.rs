@@ -10,7 +10,7 @@ pub mod block;
 mod diff;
 mod error;
 mod exec_filter;
-mod exec_pending;
+mod exec_index;
 mod position;
 mod reader;
 mod replay;

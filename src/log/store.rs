@@ -143,6 +143,13 @@ impl Ledger {
                 path: path.clone(),
                 detail: "no format".into(),
             })?;
+        if format < LEDGER_FORMAT {
+            return Err(LogError::OlderFormat {
+                path,
+                found: format,
+                supported: LEDGER_FORMAT,
+            });
+        }
         if format > LEDGER_FORMAT {
             return Err(LogError::NewerFormat {
                 path,

@@ -4,7 +4,7 @@
 use redb::TableDefinition;
 
 /// Version of the table layout (not of the event encoding, see `codec::FORMAT_VERSION`).
-pub const LEDGER_FORMAT: u16 = 1;
+pub const LEDGER_FORMAT: u16 = 2;
 
 /// `"magic"` → `b"ledger"`, `"format"` → `LEDGER_FORMAT` (u16 LE).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -20,9 +20,10 @@ pub const CHAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("chain");
 /// events inside the block: `audit` reads only the blocks it needs.
 pub const POSITIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("positions");
 
-/// 64-bit blake3 of `venue ‖ 0 ‖ exec_id` (+ probe) → seq of the execution. Collisions
-/// are resolved by comparing the stored event and probing the next key.
-pub const EXECUTIONS: TableDefinition<u64, u64> = TableDefinition::new("executions");
+/// Bucket (top 16 bits of the execution key, the first 8 bytes LE of
+/// `blake3(venue ‖ 0 ‖ exec_id)`) → its entries `key u64 LE ‖ seq u64 LE`, sorted.
+/// See `exec_index.rs` for why.
+pub const EXECUTIONS: TableDefinition<u16, &[u8]> = TableDefinition::new("executions");
 
 /// Seq → `projection hash (32 bytes) ‖ codec(Projection)`, the state after that seq.
 pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");

@@ -11,11 +11,10 @@
 //!
 //! It does not decide batching: callers (`Appender`, `import`) choose when to commit.
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
 
 use super::block::{self, BlockBuilder, BlockHeader, Hash};
-use super::exec_filter::ExecFilter;
-use super::exec_pending::{self, PendingExecutions};
+use super::exec_index::{ExecIndex, execution_key};
 use super::reader::{Head, decode_record, for_each_record};
 use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, POSITIONS};
 use super::{Ledger, LogError};
@@ -25,10 +24,6 @@ use crate::reduce::{Projection, ReduceError};
 /// How often (in events) the writer stores a projection checkpoint. Replaying from a
 /// checkpoint skips at most this many events; 1 M events fold in ~0.1 s.
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1_000_000;
-
-/// Probes of the execution index before giving up: 64-bit hashes collide so rarely
-/// that more than a few probes means the table is damaged.
-const EXEC_PROBES_MAX: u64 = 16;
 
 /// Writer settings.
 #[derive(Debug, Clone, Copy)]
@@ -76,9 +71,7 @@ pub struct Writer {
     last_checkpoint: Seq,
     failed: Option<String>,
     scratch: Vec<u8>,
-    executions: ExecFilter,
-    /// Executions of the open transaction not yet in the table (flushed in key order).
-    pending_executions: PendingExecutions,
+    executions: ExecIndex,
 }
 
 impl Writer {
@@ -87,7 +80,7 @@ impl Writer {
         let reader = ledger.reader()?;
         let head = reader.head()?;
         let (projection, last_checkpoint) = super::replay::projection_at(&reader, head.seq)?;
-        let executions = load_filter(&ledger.db().begin_read()?)?;
+        let executions = ExecIndex::load(&ledger.db().begin_read()?)?;
         Ok(Writer {
             ledger: ledger.clone(),
             options,
@@ -100,7 +93,6 @@ impl Writer {
             failed: None,
             scratch: Vec::with_capacity(512),
             executions,
-            pending_executions: PendingExecutions::new(),
         })
     }
 
@@ -173,7 +165,7 @@ impl Writer {
     /// Drop everything appended since the last commit. The writer is consumed: its
     /// projection has moved past the log, so a new one must be made from the file.
     pub fn abort(mut self) -> Result<(), LogError> {
-        self.pending_executions = PendingExecutions::new();
+        self.executions.discard_pending();
         if let Some(txn) = self.txn.take() {
             txn.abort()?;
         }
@@ -216,7 +208,7 @@ impl Writer {
     fn append_one<'t>(
         &mut self,
         txn: &'t WriteTransaction,
-        exec_table: &mut Option<Table<'t, u64, u64>>,
+        exec_table: &mut Option<Table<'t, u16, &'static [u8]>>,
         index: usize,
         event: Event,
         out: &mut AppendOutcome,
@@ -228,13 +220,12 @@ impl Writer {
                     Some(table) => table,
                     None => exec_table.insert(txn.open_table(EXECUTIONS)?),
                 };
-                match self.find_execution(txn, table, venue, exec_id)? {
-                    ExecLookup::Found => {
-                        out.duplicates += 1;
-                        return Ok(());
-                    }
-                    ExecLookup::FreeSlot { base, key } => Some((base, key)),
+                let key = execution_key(venue, exec_id);
+                if self.is_stored_execution(txn, table, key, venue, exec_id)? {
+                    out.duplicates += 1;
+                    return Ok(());
                 }
+                Some(key)
             }
             None => None,
         };
@@ -259,12 +250,8 @@ impl Writer {
             detail: e.to_string(),
         })?;
         self.block.push(&self.scratch, position);
-        if let (Some((base, key)), Some(table)) = (exec_key, exec_table.as_mut()) {
-            self.pending_executions.insert(key, seq);
-            self.remember_execution(base, table)?;
-            if self.pending_executions.len() >= exec_pending::FLUSH_AT {
-                self.pending_executions.flush(table)?;
-            }
+        if let (Some(key), Some(table)) = (exec_key, exec_table.as_mut()) {
+            self.executions.insert(table, key, seq)?;
         }
         out.appended += 1;
         out.last_seq = seq;
@@ -278,29 +265,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Add an execution key to the filter, rebuilding it larger when it is full.
-    fn remember_execution(&mut self, base: u64, table: &Table<u64, u64>) -> Result<(), LogError> {
-        self.executions.insert(base);
-        if self.executions.is_full() {
-            let mut bigger = ExecFilter::with_capacity(self.executions.len() * 2);
-            for row in table.iter()? {
-                bigger.insert(row?.0.value());
-            }
-            for key in self.pending_executions.keys() {
-                bigger.insert(key);
-            }
-            self.executions = bigger;
-        }
-        Ok(())
-    }
-
     /// Move the pending executions into the table (before every commit).
     fn flush_executions(&mut self, txn: &WriteTransaction) -> Result<(), LogError> {
-        if self.pending_executions.len() > 0 {
-            self.pending_executions
-                .flush(&mut txn.open_table(EXECUTIONS)?)?;
-        }
-        Ok(())
+        self.executions.flush(&mut txn.open_table(EXECUTIONS)?)
     }
 
     fn seal_in(&mut self, txn: &WriteTransaction) -> Result<(), LogError> {
@@ -342,36 +309,23 @@ impl Writer {
         Ok(())
     }
 
-    /// Look up `(venue, exec_id)` in the execution index, probing past collisions.
-    fn find_execution(
+    /// Whether `(venue, exec_id)` is already in the log (or earlier in this
+    /// transaction): the index gives candidate seqs, the stored events decide.
+    fn is_stored_execution(
         &self,
         txn: &WriteTransaction,
-        table: &Table<u64, u64>,
+        table: &Table<u16, &[u8]>,
+        key: u64,
         venue: &Venue,
         exec_id: &ExecId,
-    ) -> Result<ExecLookup, LogError> {
-        let base = execution_key(venue, exec_id);
-        if !self.executions.may_contain(base) {
-            return Ok(ExecLookup::FreeSlot { base, key: base });
-        }
-        for probe in 0..EXEC_PROBES_MAX {
-            let key = base.wrapping_add(probe);
-            let stored = match self.pending_executions.get(key) {
-                Some(seq) => Some(seq),
-                None => table.get(key)?.map(|g| g.value()),
-            };
-            let Some(seq) = stored else {
-                return Ok(ExecLookup::FreeSlot { base, key });
-            };
+    ) -> Result<bool, LogError> {
+        for seq in self.executions.candidates(table, key)? {
             let stored = self.stored_event(txn, seq)?;
             if stored.payload.execution_id() == Some((venue, exec_id)) {
-                return Ok(ExecLookup::Found);
+                return Ok(true);
             }
         }
-        Err(LogError::Corrupt {
-            seq: 0,
-            detail: format!("execution index: {EXEC_PROBES_MAX} collisions for {venue}/{exec_id}"),
-        })
+        Ok(false)
     }
 
     /// The event at `seq`, from the open block or from the stored blocks.
@@ -403,35 +357,4 @@ impl Writer {
         })?;
         found.ok_or_else(missing)
     }
-}
-
-enum ExecLookup {
-    Found,
-    /// Not in the log: insert at `key` (`base` plus any collision probes).
-    FreeSlot {
-        base: u64,
-        key: u64,
-    },
-}
-
-/// The filter over every execution key already stored.
-fn load_filter(read: &redb::ReadTransaction) -> Result<ExecFilter, LogError> {
-    let table = read.open_table(EXECUTIONS)?;
-    let mut filter = ExecFilter::with_capacity(table.len()?);
-    for row in table.iter()? {
-        filter.insert(row?.0.value());
-    }
-    Ok(filter)
-}
-
-/// The execution index key: 64 bits of `blake3(venue ‖ 0 ‖ exec_id)`.
-fn execution_key(venue: &Venue, exec_id: &ExecId) -> u64 {
-    let mut h = blake3::Hasher::new();
-    h.update(venue.as_str().as_bytes());
-    h.update(&[0]);
-    h.update(exec_id.as_str().as_bytes());
-    let bytes = h.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&bytes.as_bytes()[..8]);
-    u64::from_le_bytes(first)
 }
