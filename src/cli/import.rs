@@ -3,7 +3,8 @@
 //! The whole file goes into one redb write transaction: any bad line, or any event
 //! that does not apply (e.g. an impossible order transition), aborts it, so nothing
 //! from the file is appended. A parser thread reads and parses while this thread
-//! appends, so the two cores overlap.
+//! appends, so the two cores overlap; it also encodes each event and hashes its
+//! execution id, leaving the writer only the work that needs the ledger's state.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -14,8 +15,8 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
 use super::Output;
-use crate::event::{Event, json::parse_event};
-use crate::log::{Ledger, OpenMode, Writer, WriterOptions};
+use crate::event::json::parse_event;
+use crate::log::{Ledger, OpenMode, Prepared, Writer, WriterOptions};
 
 /// Lines parsed per batch handed to the writer: large enough to amortize the channel,
 /// small enough that the two threads overlap well.
@@ -35,7 +36,8 @@ pub struct Args {
 }
 
 struct Batch {
-    events: Vec<Event>,
+    /// Parsed and encoded on the parser thread (see `Prepared`).
+    events: Prepared,
     lines: Vec<u64>,
     bytes: u64,
 }
@@ -100,7 +102,7 @@ pub fn import_file(
             }
         };
         bar.inc(batch.bytes);
-        match writer.append(batch.events) {
+        match writer.append_prepared(batch.events) {
             Ok(o) if o.rejected.is_empty() => {
                 summary.appended += o.appended;
                 summary.duplicates += o.duplicates;
@@ -163,7 +165,12 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
         }
         match parse_event(text) {
             Ok(event) => {
-                batch.events.push(event);
+                if let Err(e) = batch.events.push(event) {
+                    return send_error(
+                        &tx,
+                        anyhow!("{}:{line_no}: cannot store this event: {e}", path.display()),
+                    );
+                }
                 batch.lines.push(line_no);
             }
             Err(e) => return send_error(&tx, anyhow!("{}:{line_no}: {e}", path.display())),
@@ -184,7 +191,7 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
 
 fn new_batch() -> Batch {
     Batch {
-        events: Vec::with_capacity(BATCH_LINES),
+        events: Prepared::with_capacity(BATCH_LINES),
         lines: Vec::with_capacity(BATCH_LINES),
         bytes: 0,
     }

@@ -30,8 +30,8 @@ use super::tables::EXECUTIONS;
 use crate::event::{ExecId, Seq, Venue};
 
 /// Pending executions before a flush is forced, whatever the caller's commit rhythm
-/// (~16 MiB of buffer).
-pub const FLUSH_AT: usize = 1 << 19;
+/// (~8 MiB of buffer).
+pub const FLUSH_AT: usize = 1 << 18;
 
 /// Bytes per stored entry.
 const ENTRY: usize = 16;

@@ -28,4 +28,4 @@ pub use reader::{Checkpoint, Head, Reader, decode_record, for_each_record};
 pub use replay::{fold, load_checkpoint, projection_at};
 pub use store::{Ledger, OpenMode};
 pub use verify::{VerifyReport, verify};
-pub use writer::{AppendOutcome, DEFAULT_CHECKPOINT_EVERY, Writer, WriterOptions};
+pub use writer::{AppendOutcome, DEFAULT_CHECKPOINT_EVERY, Prepared, Writer, WriterOptions};

@@ -59,6 +59,61 @@ pub struct AppendOutcome {
     pub last_seq: Seq,
 }
 
+/// Events with the work that needs no ledger state already done: each one's stored
+/// record and its execution key. A producer on another thread (the import parser)
+/// prepares them, so the writer's thread does only what needs the ledger: dedupe,
+/// apply, index, hash, store.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    events: Vec<Event>,
+    records: Vec<u8>,
+    ends: Vec<usize>,
+    exec_keys: Vec<Option<u64>>,
+}
+
+impl Prepared {
+    /// Room for `events` events.
+    pub fn with_capacity(events: usize) -> Prepared {
+        Prepared {
+            events: Vec::with_capacity(events),
+            records: Vec::with_capacity(events * 64),
+            ends: Vec::with_capacity(events),
+            exec_keys: Vec::with_capacity(events),
+        }
+    }
+
+    /// Encode `event` and add it.
+    pub fn push(&mut self, event: Event) -> Result<(), codec::CodecError> {
+        codec::encode_event(&event, &mut self.records)?;
+        self.ends.push(self.records.len());
+        self.exec_keys.push(
+            event
+                .payload
+                .execution_id()
+                .map(|(venue, exec_id)| execution_key(venue, exec_id)),
+        );
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// What `append_one` gets besides the event: work done ahead, when there is some.
+#[derive(Clone, Copy)]
+struct Ahead<'a> {
+    record: &'a [u8],
+    exec_key: Option<u64>,
+}
+
 /// The one writer of a ledger.
 pub struct Writer {
     ledger: Ledger,
@@ -119,6 +174,15 @@ impl Writer {
     ) -> Result<AppendOutcome, LogError> {
         let txn = self.take_txn()?;
         let result = self.append_batch(&txn, events);
+        self.txn = Some(txn);
+        result
+    }
+
+    /// Append prepared events (see [`Prepared`]) to the open transaction. Not durable
+    /// until `commit`.
+    pub fn append_prepared(&mut self, batch: Prepared) -> Result<AppendOutcome, LogError> {
+        let txn = self.take_txn()?;
+        let result = self.append_prepared_in(&txn, batch);
         self.txn = Some(txn);
         result
     }
@@ -200,7 +264,42 @@ impl Writer {
         // opening a table costs more than appending a tick.
         let mut exec_table = None;
         for (index, event) in events.into_iter().enumerate() {
-            self.append_one(txn, &mut exec_table, index, event, &mut outcome)?;
+            self.append_one(txn, &mut exec_table, index, event, None, &mut outcome)?;
+        }
+        Ok(outcome)
+    }
+
+    fn append_prepared_in(
+        &mut self,
+        txn: &WriteTransaction,
+        batch: Prepared,
+    ) -> Result<AppendOutcome, LogError> {
+        let mut outcome = AppendOutcome::default();
+        let mut exec_table = None;
+        let mut start = 0;
+        let items = batch
+            .events
+            .into_iter()
+            .zip(batch.ends)
+            .zip(batch.exec_keys);
+        for (index, ((event, end), exec_key)) in items.enumerate() {
+            let record = batch
+                .records
+                .get(start..end)
+                .ok_or_else(|| LogError::Encode {
+                    seq: self.next_seq(),
+                    detail: "prepared record out of bounds".into(),
+                })?;
+            start = end;
+            let ahead = Ahead { record, exec_key };
+            self.append_one(
+                txn,
+                &mut exec_table,
+                index,
+                event,
+                Some(ahead),
+                &mut outcome,
+            )?;
         }
         Ok(outcome)
     }
@@ -211,6 +310,7 @@ impl Writer {
         exec_table: &mut Option<Table<'t, u16, &'static [u8]>>,
         index: usize,
         event: Event,
+        ahead: Option<Ahead<'_>>,
         out: &mut AppendOutcome,
     ) -> Result<(), LogError> {
         let seq = self.next_seq();
@@ -220,7 +320,10 @@ impl Writer {
                     Some(table) => table,
                     None => exec_table.insert(txn.open_table(EXECUTIONS)?),
                 };
-                let key = execution_key(venue, exec_id);
+                let key = match ahead.and_then(|a| a.exec_key) {
+                    Some(key) => key,
+                    None => execution_key(venue, exec_id),
+                };
                 if self.is_stored_execution(txn, table, key, venue, exec_id)? {
                     out.duplicates += 1;
                     return Ok(());
@@ -244,12 +347,19 @@ impl Writer {
                 .and_then(|id| self.projection.order(id))
                 .map(|order| order.key.clone()),
         };
-        self.scratch.clear();
-        codec::encode_event(&envelope.event, &mut self.scratch).map_err(|e| LogError::Encode {
-            seq,
-            detail: e.to_string(),
-        })?;
-        self.block.push(&self.scratch, position);
+        match ahead {
+            Some(ahead) => self.block.push(ahead.record, position),
+            None => {
+                self.scratch.clear();
+                codec::encode_event(&envelope.event, &mut self.scratch).map_err(|e| {
+                    LogError::Encode {
+                        seq,
+                        detail: e.to_string(),
+                    }
+                })?;
+                self.block.push(&self.scratch, position);
+            }
+        }
         if let (Some(key), Some(table)) = (exec_key, exec_table.as_mut()) {
             self.executions.insert(table, key, seq)?;
         }
@@ -356,5 +466,66 @@ impl Writer {
             Ok(std::ops::ControlFlow::Continue(()))
         })?;
         found.ok_or_else(missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::json::parse_event;
+    use crate::log::OpenMode;
+
+    /// Fills (some repeated) and trades on two positions.
+    fn events() -> Vec<Event> {
+        let mut lines = Vec::new();
+        for i in 0..3_000u32 {
+            let exec = i % 2_500; // the last 500 repeat earlier executions
+            let (side, instrument) = if i % 3 == 0 {
+                ("sell", "ETH")
+            } else {
+                ("buy", "BTC")
+            };
+            lines.push(format!(
+                r#"{{"type":"fill","ts":"2026-01-05T00:00:{:02}Z","venue":"v","book":"b","instrument":"{instrument}","exec_id":"e-{exec}","side":"{side}","px":"{}.5","qty":"0.01","fee":"0.01","liquidity":"taker"}}"#,
+                i % 60,
+                100 + i % 7
+            ));
+            lines.push(format!(
+                r#"{{"type":"trade","ts":"2026-01-05T00:00:{:02}Z","venue":"v","book":"b","instrument":"{instrument}","px":"{}","qty":"1","side":"buy"}}"#,
+                i % 60,
+                100 + i % 5
+            ));
+        }
+        lines.iter().map(|l| parse_event(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn prepared_appends_write_the_same_log_as_plain_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain =
+            Ledger::open(&dir.path().join("plain.redb"), OpenMode::CreateIfMissing).unwrap();
+        let prepared =
+            Ledger::open(&dir.path().join("prepared.redb"), OpenMode::CreateIfMissing).unwrap();
+        let mut a = Writer::new(&plain, WriterOptions::default()).unwrap();
+        let mut b = Writer::new(&prepared, WriterOptions::default()).unwrap();
+        let mut outcomes = (AppendOutcome::default(), AppendOutcome::default());
+        for chunk in events().chunks(700) {
+            let oa = a.append(chunk.iter().cloned()).unwrap();
+            let mut batch = Prepared::with_capacity(chunk.len());
+            for event in chunk {
+                batch.push(event.clone()).unwrap();
+            }
+            let ob = b.append_prepared(batch).unwrap();
+            outcomes.0.appended += oa.appended;
+            outcomes.0.duplicates += oa.duplicates;
+            outcomes.1.appended += ob.appended;
+            outcomes.1.duplicates += ob.duplicates;
+            a.commit().unwrap();
+            b.commit().unwrap();
+        }
+        assert_eq!(outcomes.0.duplicates, 500);
+        assert_eq!(outcomes.0, outcomes.1);
+        assert_eq!(a.committed_head(), b.committed_head());
+        assert_eq!(a.projection(), b.projection());
     }
 }
