@@ -4,14 +4,19 @@
 //!
 //! The producer builds each batch as it goes (a few tens of ns per event, on the other
 //! core from the writer thread), so the memory of a run stays at the batches in flight
-//! instead of the whole data set.
+//! instead of the whole data set. With [`Handover::Prepared`] it also encodes the
+//! events and hashes their execution ids (`Appender::submit_prepared`), which is what a
+//! producer with a core to spare should do; [`Handover::Events`] hands raw events over
+//! and leaves all the work to the writer's thread.
 
 use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, bail, ensure};
-use ledger::log::{AppendOutcome, Appender, Ledger, OpenMode, PendingAppend, WriterOptions};
+use ledger::log::{
+    AppendOutcome, Appender, Ledger, OpenMode, PendingAppend, Prepared, WriterOptions,
+};
 
 use crate::synth::{AppendMix, append_event};
 
@@ -19,6 +24,15 @@ use crate::synth::{AppendMix, append_event};
 const BATCH_EVENTS: u64 = 1_024;
 /// Batches submitted and not yet acknowledged before the producer waits on the oldest.
 const IN_FLIGHT_MAX: usize = 32;
+
+/// What the producer hands to the appender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// Raw events: the writer thread encodes them.
+    Events,
+    /// Events encoded on the producer's thread.
+    Prepared,
+}
 
 /// One timed append run.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +51,7 @@ impl AppendRun {
 }
 
 /// Append `events` events of `mix` to a new ledger at `path`, then delete it.
-pub fn run(path: &Path, events: u64, mix: AppendMix) -> Result<AppendRun> {
+pub fn run(path: &Path, events: u64, mix: AppendMix, handover: Handover) -> Result<AppendRun> {
     let ledger = Ledger::open(path, OpenMode::CreateIfMissing)?;
     let appender = Appender::start(&ledger, WriterOptions::default())?;
     let start = Instant::now();
@@ -45,9 +59,19 @@ pub fn run(path: &Path, events: u64, mix: AppendMix) -> Result<AppendRun> {
     let mut next = 0;
     while next < events {
         let count = BATCH_EVENTS.min(events - next);
-        let batch = (next..next + count).map(|i| append_event(mix, i)).collect();
+        let batch = (next..next + count).map(|i| append_event(mix, i));
+        let pending = match handover {
+            Handover::Events => appender.submit(batch.collect())?,
+            Handover::Prepared => {
+                let mut prepared = Prepared::with_capacity(count as usize);
+                for event in batch {
+                    prepared.push(event)?;
+                }
+                appender.submit_prepared(prepared)?
+            }
+        };
         next += count;
-        in_flight.push_back((count, appender.submit(batch)?));
+        in_flight.push_back((count, pending));
         if in_flight.len() == IN_FLIGHT_MAX {
             let (count, pending) = in_flight.pop_front().expect("a batch is in flight");
             check(count, pending.wait()?)?;

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AppendOutcome, Head, Ledger, LogError, Writer, WriterOptions};
+use super::{AppendOutcome, Head, Ledger, LogError, Prepared, Writer, WriterOptions};
 use crate::event::Event;
 
 /// Batches that may wait for the writer. Bounded so a producer faster than the disk is
@@ -25,8 +25,24 @@ const COMMIT_EVENTS_MAX: usize = 256 * 1024;
 type Ack = oneshot::Sender<Result<AppendOutcome, String>>;
 
 struct Request {
-    events: Vec<Event>,
+    events: Batch,
     ack: Ack,
+}
+
+/// Events as the producer hands them over.
+enum Batch {
+    Events(Vec<Event>),
+    /// Encoded on the producer's thread (see [`Prepared`]).
+    Prepared(Prepared),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Events(events) => events.len(),
+            Batch::Prepared(prepared) => prepared.len(),
+        }
+    }
 }
 
 /// A handle producers append through. Dropping every handle stops the writer thread.
@@ -76,7 +92,24 @@ impl Appender {
     pub fn submit(&self, events: Vec<Event>) -> Result<PendingAppend, LogError> {
         let (ack, rx) = oneshot::channel();
         self.tx
-            .blocking_send(Request { events, ack })
+            .blocking_send(Request {
+                events: Batch::Events(events),
+                ack,
+            })
+            .map_err(|_| LogError::WriterStopped("writer thread ended".into()))?;
+        Ok(PendingAppend(rx))
+    }
+
+    /// Like `submit`, for events the producer has already prepared (encoded, execution
+    /// ids hashed) on its own thread: a producer with a core to spare takes that work
+    /// off the writer's thread.
+    pub fn submit_prepared(&self, events: Prepared) -> Result<PendingAppend, LogError> {
+        let (ack, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Request {
+                events: Batch::Prepared(events),
+                ack,
+            })
             .map_err(|_| LogError::WriterStopped("writer thread ended".into()))?;
         Ok(PendingAppend(rx))
     }
@@ -85,7 +118,10 @@ impl Appender {
     pub async fn submit_async(&self, events: Vec<Event>) -> Result<PendingAppend, LogError> {
         let (ack, rx) = oneshot::channel();
         self.tx
-            .send(Request { events, ack })
+            .send(Request {
+                events: Batch::Events(events),
+                ack,
+            })
             .await
             .map_err(|_| LogError::WriterStopped("writer thread ended".into()))?;
         Ok(PendingAppend(rx))
@@ -110,7 +146,10 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Request>) -> Result<Head, LogE
         let mut next = Some(first);
         while let Some(request) = next.take() {
             events_in_group += request.events.len();
-            let outcome = writer.append(request.events);
+            let outcome = match request.events {
+                Batch::Events(events) => writer.append(events),
+                Batch::Prepared(prepared) => writer.append_prepared(prepared),
+            };
             group.push((request.ack, outcome));
             if events_in_group < COMMIT_EVENTS_MAX {
                 next = rx.try_recv().ok();
