@@ -427,7 +427,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 self.writer
                     .projection()
                     .order(id)
-                    .is_some_and(|o| o.state.is_terminal())
+                    .is_none_or(|o| o.state.is_terminal())
             })
             .cloned()
             .collect();

@@ -93,6 +93,7 @@ impl SimExchange {
         let ts = event.ts;
         self.advance(ts);
         self.clock = self.clock.max(ts);
+        self.book.forget_ended(self.clock);
         match &event.payload {
             Payload::Candle(c)
                 if c.closed && self.config.bar_timeframe.is_none_or(|tf| tf == c.timeframe) =>
@@ -167,7 +168,7 @@ impl SimExchange {
     }
 
     pub(super) fn cancel_order(&mut self, ts: Timestamp, id: &ClientOrderId, reason: &str) {
-        if self.book.close(id, Ended::Cancelled).is_some() {
+        if self.book.close(id, Ended::Cancelled, ts).is_some() {
             let cancelled = OrderCancelled {
                 client_order_id: id.clone(),
                 reason: Some(reason.to_string()),
@@ -317,7 +318,7 @@ impl SimExchange {
         };
         self.emit(ts, Payload::Fill(fill));
         if complete {
-            self.book.close(id, Ended::Filled);
+            self.book.close(id, Ended::Filled, ts);
         }
         self.sweep_reduce_only(ts, &key);
     }
