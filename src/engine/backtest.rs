@@ -28,7 +28,7 @@ use crate::strategy::{PositionState, Strategy};
 
 /// Events appended between durable commits: bounds a transaction's memory while keeping
 /// fsyncs rare (a year of 1-minute bars is ~600 k events: a few commits).
-const COMMIT_EVERY_EVENTS: u64 = 256 * 1024;
+const COMMIT_EVERY_EVENTS: u64 = 32 * 1024;
 
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
