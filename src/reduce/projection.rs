@@ -227,9 +227,8 @@ impl Projection {
 
     fn plan(&self, payload: &Payload, seq: Seq, cutoff: Cutoff) -> Result<Change, Violation> {
         use OrderEvent as E;
-        let plan_order = |id: &ClientOrderId, event: &OrderEvent<'_>| {
-            self.plan_order(id, event, seq, cutoff)
-        };
+        let plan_order =
+            |id: &ClientOrderId, event: &OrderEvent<'_>| self.plan_order(id, event, seq, cutoff);
         match payload {
             Payload::Trade(t) => self.plan_mark(key(&t.venue, &t.book, &t.instrument), t.px),
             Payload::Candle(c) => self.plan_mark(key(&c.venue, &c.book, &c.instrument), c.close),
@@ -238,22 +237,14 @@ impl Projection {
                 let event = E::Accepted(p.venue_order_id.as_ref());
                 plan_order(&p.client_order_id, &event)
             }
-            Payload::OrderRejected(p) => {
-                plan_order(&p.client_order_id, &E::Rejected(&p.reason))
-            }
+            Payload::OrderRejected(p) => plan_order(&p.client_order_id, &E::Rejected(&p.reason)),
             Payload::OrderAmendRequested(p) => {
                 plan_order(&p.client_order_id, &E::AmendRequested(p))
             }
             Payload::OrderAmended(p) => plan_order(&p.client_order_id, &E::Amended(p)),
-            Payload::OrderAmendRejected(p) => {
-                plan_order(&p.client_order_id, &E::AmendRejected)
-            }
-            Payload::OrderCancelRequested(p) => {
-                plan_order(&p.client_order_id, &E::CancelRequested)
-            }
-            Payload::OrderCancelRejected(p) => {
-                plan_order(&p.client_order_id, &E::CancelRejected)
-            }
+            Payload::OrderAmendRejected(p) => plan_order(&p.client_order_id, &E::AmendRejected),
+            Payload::OrderCancelRequested(p) => plan_order(&p.client_order_id, &E::CancelRequested),
+            Payload::OrderCancelRejected(p) => plan_order(&p.client_order_id, &E::CancelRejected),
             Payload::OrderCancelled(p) => {
                 let event = E::Cancelled(p.reason.as_deref());
                 plan_order(&p.client_order_id, &event)
@@ -340,10 +331,12 @@ impl Projection {
         seq: Seq,
         cutoff: Cutoff,
     ) -> Result<Change, Violation> {
-        let order = self.live_order(id, cutoff).ok_or_else(|| Violation::UnknownOrder {
-            order: id.clone(),
-            event: event.name(),
-        })?;
+        let order = self
+            .live_order(id, cutoff)
+            .ok_or_else(|| Violation::UnknownOrder {
+                order: id.clone(),
+                event: event.name(),
+            })?;
         let next = order.after(event, seq)?;
         let mut change = Change::default();
         if let OrderEvent::Accepted(Some(venue_id)) = event {

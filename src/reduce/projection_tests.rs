@@ -53,7 +53,10 @@ fn an_ended_order_is_kept_for_the_retention_window_then_forgotten() {
     at(&mut p, ORDER_RETENTION_NANOS - 1, trade("101")).unwrap();
     assert!(p.order(&"o-1".into()).is_some(), "still inside the window");
     at(&mut p, ORDER_RETENTION_NANOS, trade("102")).unwrap();
-    assert!(p.order(&"o-1".into()).is_none(), "forgotten at the window's end");
+    assert!(
+        p.order(&"o-1".into()).is_none(),
+        "forgotten at the window's end"
+    );
     assert!(
         p.order_by_venue_id(&"bybit".into(), &"v-1".into())
             .is_none()
@@ -69,10 +72,7 @@ fn an_open_order_is_never_forgotten() {
     at(&mut p, 0, submit("o-1", Side::Buy, "1", OrderType::Limit)).unwrap();
     at(&mut p, 0, accepted("o-1", None)).unwrap();
     at(&mut p, 30 * 24 * HOUR, trade("101")).unwrap();
-    assert_eq!(
-        p.order(&"o-1".into()).unwrap().state,
-        OrderState::Accepted
-    );
+    assert_eq!(p.order(&"o-1".into()).unwrap().state, OrderState::Accepted);
 }
 
 #[test]
@@ -80,7 +80,12 @@ fn a_late_fill_for_a_forgotten_order_applies_to_the_position_as_external() {
     for order_id in ["o-1", "v-1"] {
         let mut p = filled_order();
         let late = ORDER_RETENTION_NANOS + HOUR;
-        at(&mut p, late, fill(Some(order_id), Side::Buy, "2", "110", "0.5")).unwrap();
+        at(
+            &mut p,
+            late,
+            fill(Some(order_id), Side::Buy, "2", "110", "0.5"),
+        )
+        .unwrap();
         let position = p.position(&key()).unwrap();
         assert_eq!(position.qty, d("3"), "naming {order_id}");
         assert_eq!(position.fills, 2);
@@ -103,7 +108,11 @@ fn other_events_naming_a_forgotten_order_are_unknown_order_errors() {
     let mut p = filled_order();
     let before = p.clone();
     let late = ORDER_RETENTION_NANOS;
-    for kind in ["order_cancel_rejected", "order_amend_rejected", "close_order"] {
+    for kind in [
+        "order_cancel_rejected",
+        "order_amend_rejected",
+        "close_order",
+    ] {
         let err = at(&mut p, late, order_event(kind, "o-1")).unwrap_err();
         assert!(
             matches!(err.violation, Violation::UnknownOrder { .. }),
@@ -118,16 +127,29 @@ fn other_events_naming_a_forgotten_order_are_unknown_order_errors() {
 fn a_forgotten_client_id_may_be_submitted_again() {
     let mut p = filled_order();
     let late = ORDER_RETENTION_NANOS;
-    at(&mut p, late, submit("o-1", Side::Sell, "1", OrderType::Market)).unwrap();
+    at(
+        &mut p,
+        late,
+        submit("o-1", Side::Sell, "1", OrderType::Market),
+    )
+    .unwrap();
     let order = p.order(&"o-1".into()).unwrap();
-    assert_eq!((order.state, order.side), (OrderState::Submitted, Side::Sell));
+    assert_eq!(
+        (order.state, order.side),
+        (OrderState::Submitted, Side::Sell)
+    );
 }
 
 #[test]
 fn a_venue_order_id_of_a_forgotten_order_may_be_reused() {
     let mut p = filled_order();
     let late = ORDER_RETENTION_NANOS;
-    at(&mut p, late, submit("o-2", Side::Sell, "1", OrderType::Market)).unwrap();
+    at(
+        &mut p,
+        late,
+        submit("o-2", Side::Sell, "1", OrderType::Market),
+    )
+    .unwrap();
     at(&mut p, late, accepted("o-2", Some("v-1"))).unwrap();
     let by_venue = p.order_by_venue_id(&"bybit".into(), &"v-1".into());
     assert_eq!(by_venue.unwrap().client_order_id.as_str(), "o-2");

@@ -111,7 +111,10 @@ fn an_ended_order_is_forgotten_after_a_day_of_event_time_as_the_ledger_does() {
     w.market(bar(120 + day - 60, ["99", "99.5", "98", "99", "10"]));
     assert_eq!(
         w.cancel(120 + day - 60, "a"),
-        [format!("{} cancel_rejected a (order is filled)", 120 + day - 60)]
+        [format!(
+            "{} cancel_rejected a (order is filled)",
+            120 + day - 60
+        )]
     );
     // A day after it filled, both the venue and the projection have forgotten it.
     w.market(bar(120 + day, ["99", "99.5", "98", "99", "10"]));
