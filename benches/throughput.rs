@@ -8,7 +8,16 @@
 //! ```
 //!
 //! `LEDGER_BENCH_SCALE` (default 1) multiplies every count; time targets of whole runs
-//! scale with it, rate and memory targets do not. What it measures, in order:
+//! scale with it, rate and memory targets do not. `LEDGER_BENCH_ONLY` (default: all)
+//! runs only the sections named in it, a comma-separated list of `append`, `log`
+//! (sections 2–6, which share one imported log), `backtest` (7 and 8), `backtest1` (7)
+//! and `backtest10` (8):
+//!
+//! ```text
+//! LEDGER_BENCH_ONLY=backtest cargo bench --bench throughput        # the backtests only
+//! ```
+//!
+//! What it measures, in order:
 //!
 //! 1. **append**: 5 M events (97% trades, 3% fills, 4 instruments) from an in-process
 //!    producer through the `Appender`, batches of 1,024, up to 32 in flight, every
@@ -27,7 +36,11 @@
 //! 7. **backtest**, one instrument, a year of 1-minute bars, in-process as `ledger run`
 //!    drives it: whole run (< 2 s), bars/s, events/s, bars/s of each month (flat cost
 //!    per bar), RSS after month 1 and at the end.
-//! 8. **backtest, ten instruments**, the same year: whole run (< 15 s).
+//! 8. **backtest, ten instruments**, the same year: whole run (< 15 s), bars/s of each
+//!    month. Both backtests also report the engine thread's CPU time (the critical
+//!    path: market data is parsed on a thread of its own), how long it waited for a
+//!    CPU (large on a loaded machine: then the wall times are not the code's) and the
+//!    process's CPU time.
 //!
 //! Inputs are generated once under `target/bench-data/` (keyed by size) and reused;
 //! scratch ledgers go to a temporary directory there (on the same disk as the data,
@@ -89,22 +102,31 @@ fn run() -> Result<()> {
         data_dir.display(),
         tmp.path().display()
     );
+    let only = Only::from_env()?;
     let mut report = Report::default();
-    appends(tmp.path(), scale, &mut report)?;
-    let logs = cli::LogBench {
-        bin: &bin,
-        data_dir: &data_dir,
-        tmp_dir: tmp.path(),
-    };
-    cli::run(&logs, count(IMPORT_LINES, scale), &mut report)?;
+    if only.runs("append") {
+        appends(tmp.path(), scale, &mut report)?;
+    }
+    if only.runs("log") {
+        let logs = cli::LogBench {
+            bin: &bin,
+            data_dir: &data_dir,
+            tmp_dir: tmp.path(),
+        };
+        cli::run(&logs, count(IMPORT_LINES, scale), &mut report)?;
+    }
     let backtests = backtest::BacktestBench {
         manifest_dir: Path::new(env!("CARGO_MANIFEST_DIR")),
         data_dir: &data_dir,
         tmp_dir: tmp.path(),
     };
     let bars = count(YEAR_BARS, scale) as usize;
-    backtest::one_instrument(&backtests, bars, scale, &mut report)?;
-    backtest::ten_instruments(&backtests, bars, scale, &mut report)?;
+    if only.runs("backtest1") {
+        backtest::one_instrument(&backtests, bars, scale, &mut report)?;
+    }
+    if only.runs("backtest10") {
+        backtest::ten_instruments(&backtests, bars, scale, &mut report)?;
+    }
     report.print(&machine);
     tmp.close()?;
     Ok(())
@@ -158,6 +180,44 @@ fn appends(tmp: &Path, scale: f64, report: &mut Report) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The sections `LEDGER_BENCH_ONLY` selects (`None`: all of them).
+struct Only(Option<Vec<String>>);
+
+impl Only {
+    /// Section names this binary knows; `backtest` stands for both backtests.
+    const SECTIONS: [&'static str; 5] = ["append", "log", "backtest", "backtest1", "backtest10"];
+
+    fn from_env() -> Result<Only> {
+        let Ok(text) = std::env::var("LEDGER_BENCH_ONLY") else {
+            return Ok(Only(None));
+        };
+        let names: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        for name in &names {
+            anyhow::ensure!(
+                Self::SECTIONS.contains(&name.as_str()),
+                "LEDGER_BENCH_ONLY: unknown section {name:?} (known: {})",
+                Self::SECTIONS.join(", ")
+            );
+        }
+        Ok(Only(Some(names)))
+    }
+
+    /// True when `section` is to run.
+    fn runs(&self, section: &str) -> bool {
+        match &self.0 {
+            None => true,
+            Some(names) => names
+                .iter()
+                .any(|n| n == section || (n == "backtest" && section.starts_with("backtest"))),
+        }
+    }
 }
 
 /// `LEDGER_BENCH_SCALE`, default 1.

@@ -7,6 +7,12 @@
 //! under the bench data directory; candle files are reused when already there. The
 //! whole run is timed from opening the ledger to `finish`; each calendar month is also
 //! timed on its own (only the `on_market` calls), to show the cost per bar stays flat.
+//!
+//! The market data is parsed on a reader thread (`MergedSource`), so on a machine
+//! that is busy with something else the wall time says little. Each run also reports
+//! the CPU time of the engine thread (the critical path), of the whole process, and how
+//! long the engine thread was runnable but waiting for a CPU (`/proc` schedstat): a
+//! large wait means the wall time was measured on a loaded machine.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,11 +56,17 @@ struct Month {
     label: String,
     bars: u64,
     busy: Duration,
+    /// Engine thread CPU time over the month (all of it, not only `on_market`).
+    cpu_ns: u64,
 }
 
 impl Month {
     fn bars_per_sec(&self) -> f64 {
         self.bars as f64 / self.busy.as_secs_f64()
+    }
+
+    fn bars_per_cpu_sec(&self) -> f64 {
+        self.bars as f64 / (self.cpu_ns as f64 / 1e9)
     }
 }
 
@@ -74,9 +86,57 @@ impl Rss {
     }
 }
 
+/// CPU accounting of a run, from `/proc` (Linux; zeros elsewhere).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    /// This thread's time on a CPU, ns.
+    thread_run_ns: u64,
+    /// This thread's time runnable but waiting for a CPU, ns.
+    thread_wait_ns: u64,
+    /// The process's user + system time, clock ticks (all threads, ended ones too).
+    process_ticks: u64,
+}
+
+impl Cpu {
+    fn read() -> Cpu {
+        let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+        let mut fields = schedstat.split_whitespace().map(|f| f.parse().unwrap_or(0));
+        let thread_run_ns = fields.next().unwrap_or(0);
+        let thread_wait_ns = fields.next().unwrap_or(0);
+        // utime and stime are fields 14 and 15; the command name (field 2) may hold
+        // spaces, so count from the closing parenthesis.
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let ticks: Vec<u64> = after_comm
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        Cpu {
+            thread_run_ns,
+            thread_wait_ns,
+            process_ticks: ticks.iter().sum(),
+        }
+    }
+
+    /// `(engine thread CPU s, engine thread wait s, process CPU s)` since `start`.
+    fn since(self, start: Cpu) -> (f64, f64, f64) {
+        // Linux reports utime/stime in USER_HZ, 100 on every mainstream platform.
+        const TICKS_PER_SEC: f64 = 100.0;
+        (
+            self.thread_run_ns.saturating_sub(start.thread_run_ns) as f64 / 1e9,
+            self.thread_wait_ns.saturating_sub(start.thread_wait_ns) as f64 / 1e9,
+            self.process_ticks.saturating_sub(start.process_ticks) as f64 / TICKS_PER_SEC,
+        )
+    }
+}
+
 /// What one backtest did and took.
 struct Outcome {
     secs: f64,
+    /// Engine thread CPU, its wait for a CPU, and the process's CPU, in seconds.
+    cpu: (f64, f64, f64),
     bars: u64,
     events: u64,
     months: Vec<Month>,
@@ -122,29 +182,67 @@ pub fn one_instrument(
         "ev/s",
         Target::Info,
     );
+    report_cpu(name, &out, report);
     report_months(name, &out.months, report);
     report_memory(name, &out, end, peak_reset.then_some(end.peak_kb), report);
     Ok(())
 }
 
-/// Bars per second of each month, and how far apart the fastest and slowest are.
+/// The run's CPU time: the engine thread's (the critical path), how long it waited for
+/// a CPU, and the whole process's (the reader thread's included).
+fn report_cpu(name: &str, out: &Outcome, report: &mut Report) {
+    let (engine, wait, process) = out.cpu;
+    report.add(
+        format!("{name}: engine thread CPU"),
+        engine,
+        "s",
+        Target::Info,
+    );
+    report.add(
+        format!("{name}: engine thread waiting for a CPU"),
+        wait,
+        "s",
+        Target::Info,
+    );
+    report.add(format!("{name}: process CPU"), process, "s", Target::Info);
+}
+
+/// Bars per second of each month (wall time in `on_market`, and engine thread CPU
+/// time, which a loaded machine does not distort), and how far apart the fastest and
+/// slowest are. The last month is partial (what is left of the data; at scale 1 the
+/// bar that closes at midnight of the new year) and is left out of the spread.
 fn report_months(name: &str, months: &[Month], report: &mut Report) {
-    let rates: Vec<f64> = months.iter().map(Month::bars_per_sec).collect();
-    for (month, rate) in months.iter().zip(&rates) {
+    for month in months {
         report.add(
             format!("{name}: {} bars/s", month.label),
-            *rate,
+            month.bars_per_sec(),
+            "bar/s",
+            Target::Info,
+        );
+        report.add(
+            format!("{name}: {} bars/CPU-s", month.label),
+            month.bars_per_cpu_sec(),
             "bar/s",
             Target::Info,
         );
     }
-    if rates.len() > 1 {
+    let full = months.get(..months.len().saturating_sub(1)).unwrap_or(&[]);
+    let spread = |rates: Vec<f64>| {
         let (min, max) = rates
             .iter()
             .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        max / min
+    };
+    if full.len() > 1 {
         report.add(
             format!("{name}: monthly bars/s max/min"),
-            max / min,
+            spread(full.iter().map(Month::bars_per_sec).collect()),
+            "x",
+            Target::Info,
+        );
+        report.add(
+            format!("{name}: monthly bars/CPU-s max/min"),
+            spread(full.iter().map(Month::bars_per_cpu_sec).collect()),
             "x",
             Target::Info,
         );
@@ -234,12 +332,15 @@ pub fn ten_instruments(
         "ev/s",
         Target::Info,
     );
+    report_cpu(name, &out, report);
+    report_months(name, &out.months, report);
     Ok(())
 }
 
 /// Run one backtest into a new ledger at `db`, then delete it.
 fn run(setup: &Setup, db: &Path) -> Result<Outcome> {
     let start = Instant::now();
+    let cpu_start = Cpu::read();
     let play_text = std::fs::read_to_string(&setup.play)?;
     let play = Play::parse(&play_text, &setup.play.display().to_string())?;
     let mut rules = Vec::with_capacity(setup.rules.len());
@@ -284,12 +385,14 @@ fn run(setup: &Setup, db: &Path) -> Result<Outcome> {
     })?;
     let stats = engine.finish("end of data")?;
     let secs = start.elapsed().as_secs_f64();
+    let cpu = Cpu::read().since(cpu_start);
     drop(writer);
     drop(ledger);
     std::fs::remove_file(db)?;
     let (months, rss_after_month_1) = clock.close();
     Ok(Outcome {
         secs,
+        cpu,
         bars: stats.bars,
         events: stats.events,
         months,
@@ -327,6 +430,8 @@ struct MonthClock {
     months: Vec<Month>,
     current: Option<(i32, u32)>,
     rss_after_month_1: Option<Rss>,
+    /// Engine thread CPU time when the current month started, ns.
+    month_cpu_start_ns: u64,
 }
 
 impl MonthClock {
@@ -340,12 +445,23 @@ impl MonthClock {
         if self.months.len() == 1 {
             self.rss_after_month_1 = Some(Rss::read());
         }
+        self.end_month();
         self.current = Some(month);
         self.months.push(Month {
             label: format!("{:04}-{:02}", month.0, month.1),
             bars: 0,
             busy: Duration::ZERO,
+            cpu_ns: 0,
         });
+    }
+
+    /// Charge the engine thread CPU since the month started to it.
+    fn end_month(&mut self) {
+        let now_ns = Cpu::read().thread_run_ns;
+        if let Some(month) = self.months.last_mut() {
+            month.cpu_ns = now_ns.saturating_sub(self.month_cpu_start_ns);
+        }
+        self.month_cpu_start_ns = now_ns;
     }
 
     fn add(&mut self, busy: Duration, is_bar: bool) {
@@ -355,7 +471,8 @@ impl MonthClock {
         }
     }
 
-    fn close(self) -> (Vec<Month>, Option<Rss>) {
+    fn close(mut self) -> (Vec<Month>, Option<Rss>) {
+        self.end_month();
         (self.months, self.rss_after_month_1)
     }
 }

@@ -28,7 +28,7 @@ use crate::strategy::{PositionState, Strategy};
 
 /// Events appended between durable commits: bounds a transaction's memory while keeping
 /// fsyncs rare (a year of 1-minute bars is ~600 k events: a few commits).
-const COMMIT_EVERY_EVENTS: u64 = 256 * 1024;
+const COMMIT_EVERY_EVENTS: u64 = 32 * 1024;
 
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -100,10 +100,9 @@ pub struct Engine<'w, S, B> {
     aggregators: BTreeMap<PositionKey, BarAggregator>,
     /// Stops and targets waiting for their entry order to fill.
     brackets: BTreeMap<ClientOrderId, (PositionKey, Vec<OrderRequest>)>,
-    /// Each instrument's base timeframe: that of its first candle.
-    base_timeframe: BTreeMap<PositionKey, Timeframe>,
-    last_px: BTreeMap<PositionKey, Decimal>,
-    funding_rate: BTreeMap<PositionKey, Decimal>,
+    /// What each instrument's market events said, in one map so an event costs one
+    /// lookup.
+    markets: BTreeMap<PositionKey, MarketState>,
     pending: Vec<Event>,
     equity: EquityParts,
     stats: RunStats,
@@ -129,9 +128,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             options,
             aggregators: BTreeMap::new(),
             brackets: BTreeMap::new(),
-            base_timeframe: BTreeMap::new(),
-            last_px: BTreeMap::new(),
-            funding_rate: BTreeMap::new(),
+            markets: BTreeMap::new(),
             pending: Vec::new(),
             equity: EquityParts::default(),
             stats: RunStats::default(),
@@ -162,12 +159,11 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         if !self.started {
             self.start(event.ts)?;
         }
-        if !self.is_base(&event) {
+        if !self.note_market(&event) {
             self.stats.ignored_candles += 1;
             return Ok(());
         }
         self.last_ts = event.ts;
-        self.note_market(&event);
         let derived = self.derived_bar(&event)?;
         self.backend.on_market(&event);
         self.pending.push(event.clone());
@@ -215,53 +211,28 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         Ok(())
     }
 
-    fn note_market(&mut self, event: &Event) {
-        match &event.payload {
-            Payload::Trade(t) => {
-                self.last_px.insert(
-                    PositionKey {
-                        venue: t.venue.clone(),
-                        book: t.book.clone(),
-                        instrument: t.instrument.clone(),
-                    },
-                    t.px,
-                );
-            }
-            Payload::Candle(c) if c.closed => {
-                self.last_px.insert(
-                    PositionKey {
-                        venue: c.venue.clone(),
-                        book: c.book.clone(),
-                        instrument: c.instrument.clone(),
-                    },
-                    c.close,
-                );
-            }
-            Payload::FundingRate(f) => {
-                self.funding_rate.insert(
-                    PositionKey {
-                        venue: f.venue.clone(),
-                        book: f.book.clone(),
-                        instrument: f.instrument.clone(),
-                    },
-                    f.rate,
-                );
-            }
-            _ => {}
-        }
-    }
-
-    /// True unless `event` is a candle of another timeframe than its instrument's base.
-    fn is_base(&mut self, event: &Event) -> bool {
-        let Payload::Candle(c) = &event.payload else {
+    /// Remember what a market event says of its instrument (last price, funding
+    /// rate, base timeframe). False for a candle of another timeframe than its
+    /// instrument's base (that of its first candle): it is ignored, and noted nowhere.
+    fn note_market(&mut self, event: &Event) -> bool {
+        let Some(key) = event.payload.position_key() else {
             return true;
         };
-        let key = PositionKey {
-            venue: c.venue.clone(),
-            book: c.book.clone(),
-            instrument: c.instrument.clone(),
-        };
-        *self.base_timeframe.entry(key).or_insert(c.timeframe) == c.timeframe
+        let market = self.markets.entry(key).or_default();
+        match &event.payload {
+            Payload::Candle(c) => {
+                if *market.base_timeframe.get_or_insert(c.timeframe) != c.timeframe {
+                    return false;
+                }
+                if c.closed {
+                    market.last_px = Some(c.close);
+                }
+            }
+            Payload::Trade(t) => market.last_px = Some(t.px),
+            Payload::FundingRate(f) => market.funding_rate = Some(f.rate),
+            _ => {}
+        }
+        true
     }
 
     /// A bar of the strategy's timeframe closed by this trade or finer candle. The bar
@@ -325,10 +296,11 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             self.pending
                 .push(Event::new(now, Payload::Intent(intent.clone())));
             self.flush()?;
+            let seen = self.markets.get(&key);
             let market = MarketContext {
                 now,
-                last_px: self.last_px.get(&key).copied(),
-                funding_rate: self.funding_rate.get(&key).copied(),
+                last_px: seen.and_then(|m| m.last_px),
+                funding_rate: seen.and_then(|m| m.funding_rate),
                 equity,
             };
             let position = self
@@ -427,7 +399,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 self.writer
                     .projection()
                     .order(id)
-                    .is_some_and(|o| o.state.is_terminal())
+                    .is_none_or(|o| o.state.is_terminal())
             })
             .cloned()
             .collect();
@@ -454,8 +426,10 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
 
     /// Equity: the starting equity plus every position's `net + unrealized`, summed
     /// in key order. Each position's part is cached and recomputed only when events
-    /// touched it; the sum is redone from the parts every time, never carried, so no
-    /// rounding accumulates (some PnL figures use all 28 digits).
+    /// touched it; the sum is redone from the parts whenever one of them changed, never
+    /// carried forward by adding differences, so no rounding accumulates (some PnL
+    /// figures use all 28 digits). Reusing the last sum when no part changed (a flat
+    /// position's part does not move with its mark) gives the identical number.
     fn equity(&mut self) -> Decimal {
         let projection = self.writer.projection();
         for key in std::mem::take(&mut self.equity.dirty) {
@@ -463,14 +437,30 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 .position(&key)
                 .and_then(|p| p.net().checked_add(p.unrealized()))
                 .unwrap_or_default();
-            self.equity.parts.insert(key, part);
+            match self.equity.parts.get_mut(&key) {
+                Some(old) if old.is_identical(part) => {}
+                Some(old) => {
+                    *old = part;
+                    self.equity.total = None;
+                }
+                None => {
+                    self.equity.parts.insert(key, part);
+                    self.equity.total = None;
+                }
+            }
         }
-        self.equity
+        if let Some(total) = self.equity.total {
+            return total;
+        }
+        let total = self
+            .equity
             .parts
             .values()
             .fold(self.options.initial_equity, |acc, part| {
                 acc.checked_add(*part).unwrap_or(acc)
-            })
+            });
+        self.equity.total = Some(total);
+        total
     }
 
     /// Append what is pending; commit durably every `COMMIT_EVERY_EVENTS`.
@@ -480,8 +470,10 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         }
         let events = std::mem::take(&mut self.pending);
         for event in &events {
-            if let Some(key) = event.payload.position_key() {
-                self.equity.dirty.insert(key);
+            if moves_equity(&event.payload) {
+                if let Some(key) = event.payload.position_key() {
+                    self.equity.dirty.insert(key);
+                }
             }
         }
         let outcome = self.writer.append(events)?;
@@ -498,12 +490,41 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     }
 }
 
-/// Each position's last `net + unrealized`, and the positions events have touched
-/// since (whose parts must be recomputed before the next read).
+/// Each position's last `net + unrealized`, the positions events have touched since
+/// (whose parts must be recomputed before the next read), and the sum of the parts
+/// (`None` once one of them changed).
 #[derive(Default)]
 struct EquityParts {
     parts: BTreeMap<PositionKey, Decimal>,
     dirty: std::collections::BTreeSet<PositionKey>,
+    total: Option<Decimal>,
+}
+
+/// True for the events that can change a position's `net + unrealized`: marks (trades,
+/// candles) and executions, funding and position corrections. Decisions and order
+/// events name a position but move neither.
+fn moves_equity(payload: &Payload) -> bool {
+    matches!(
+        payload,
+        Payload::Trade(_)
+            | Payload::Candle(_)
+            | Payload::Fill(_)
+            | Payload::Funding(_)
+            | Payload::Liquidation(_)
+            | Payload::Adl(_)
+            | Payload::CorrectionApplied(_)
+    )
+}
+
+/// What the engine has seen of one instrument's market.
+#[derive(Debug, Default)]
+struct MarketState {
+    /// The timeframe of its first candle: candles of any other are ignored.
+    base_timeframe: Option<Timeframe>,
+    /// Last trade price or closed candle's close.
+    last_px: Option<Decimal>,
+    /// Last funding rate.
+    funding_rate: Option<Decimal>,
 }
 
 /// A backend that is driven by market events (the simulated exchange). Live venues

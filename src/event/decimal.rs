@@ -50,6 +50,12 @@ impl Decimal {
         Decimal(self.0.normalize())
     }
 
+    /// True when both have the same mantissa, scale and sign: not just equal numbers
+    /// (`1.0 == 1.00`, but they are not identical).
+    pub fn is_identical(self, other: Decimal) -> bool {
+        self.0.serialize() == other.0.serialize()
+    }
+
     /// True for zero (of any scale).
     pub fn is_zero(self) -> bool {
         self.0.is_zero()

@@ -78,9 +78,12 @@ string_id! {
 }
 
 /// `<venue>:<book>:<instrument>`: what a position nets over.
-#[derive(
-    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+///
+/// Ordered by venue, then book, then instrument (the order of every table and hash).
+/// Equality compares the instrument first: keys of one run usually share venue and
+/// book, so two different keys differ there, and the engine and the sim compare keys
+/// on every market event.
+#[derive(Clone, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PositionKey {
     /// Venue namespace.
     pub venue: Venue,
@@ -96,6 +99,20 @@ pub struct PositionKey {
     "invalid position key `{0}`: expected <venue>:<book>:<instrument>, e.g. bybit:linear:BTCUSDT"
 )]
 pub struct PositionKeyParseError(pub String);
+
+impl PartialEq for PositionKey {
+    fn eq(&self, other: &PositionKey) -> bool {
+        self.instrument == other.instrument && self.book == other.book && self.venue == other.venue
+    }
+}
+
+impl std::hash::Hash for PositionKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.venue.hash(state);
+        self.book.hash(state);
+        self.instrument.hash(state);
+    }
+}
 
 impl PositionKey {
     /// Build from parts.
@@ -131,5 +148,41 @@ impl fmt::Display for PositionKey {
 impl fmt::Debug for PositionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_keys_order_by_venue_book_instrument_and_equal_only_when_all_are() {
+        let texts = [
+            "",
+            "a",
+            "a\0",
+            "a\0\0",
+            "ab",
+            "abcdefgh",
+            "abcdefg",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefgha",
+            "b",
+            "BTCUSDT",
+            "BTCUSDT-PERP",
+            "I0",
+            "I10",
+            "I9",
+            "\u{e9}",
+            "zz",
+        ];
+        for a in texts {
+            for b in texts {
+                let (ka, kb) = (PositionKey::new("v", a, b), PositionKey::new("v", b, a));
+                assert_eq!(ka.cmp(&kb), (a, b).cmp(&(b, a)), "{a:?} {b:?}");
+                assert_eq!(ka == kb, a == b);
+            }
+        }
     }
 }

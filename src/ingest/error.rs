@@ -84,6 +84,10 @@ pub enum IngestError {
         /// Why inference failed.
         reason: String,
     },
+    /// The thread reading the market data ended without finishing its input (it
+    /// panicked): a bug, never a property of the files.
+    #[error("the market-data reader stopped before the end of its input")]
+    ReaderStopped,
 }
 
 /// Why an input could not be added to a [`super::BarAggregator`].

@@ -16,4 +16,4 @@ pub use account::BalanceKey;
 pub use error::{ReduceError, Violation};
 pub use order::{Order, OrderState};
 pub use position::Position;
-pub use projection::Projection;
+pub use projection::{ORDER_RETENTION_NANOS, Projection};

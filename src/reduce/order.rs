@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{
     ClientOrderId, Decimal, OrderAmend, OrderSubmitted, OrderType, PositionKey, Seq, Side,
-    TimeInForce, VenueOrderId,
+    TimeInForce, Timestamp, VenueOrderId,
 };
 
 use super::error::{Violation, checked};
@@ -177,6 +177,9 @@ pub struct Order {
     pub submitted_seq: Seq,
     /// Last seq that changed this order.
     pub last_seq: Seq,
+    /// Event time of the event that ended it (`None` while open). The projection
+    /// forgets the order `ORDER_RETENTION_NANOS` after it.
+    pub ended_ts: Option<Timestamp>,
 }
 
 /// An order lifecycle event with the data the state machine needs.
@@ -277,6 +280,7 @@ impl Order {
             reason: None,
             submitted_seq: seq,
             last_seq: seq,
+            ended_ts: None,
         }
     }
 

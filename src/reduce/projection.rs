@@ -13,14 +13,19 @@
 //! * `funding`: the position; `balance`, `transfer`, `set_balance`: a balance
 //!   (`account.rs`); `set_position`: the position, realizing nothing;
 //! * everything else (decisions, snapshots, drift, sessions): only `last_seq`/`last_ts`.
+//!
+//! Ended orders are not kept forever: each event first forgets the orders that ended
+//! at least [`ORDER_RETENTION_NANOS`] of event time before it (see there for why that
+//! is safe, and what an event naming a forgotten order does). The log keeps every
+//! event; only the projection's memory is bounded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::codec::{self, CodecError};
 use crate::event::{
-    ClientOrderId, Correction, CorrectionApplied, Decimal, Envelope, Fill, ForcedClose,
+    ClientOrderId, Correction, CorrectionApplied, Decimal, Envelope, Event, Fill, ForcedClose,
     OrderSubmitted, Payload, PositionKey, Seq, Timestamp, Venue, VenueOrderId,
 };
 
@@ -28,6 +33,29 @@ use super::account::{self, BalanceKey};
 use super::error::{ReduceError, Violation};
 use super::order::{Order, OrderEvent};
 use super::position::{ExecKind, Execution, Position};
+
+/// How long (event time) an order stays in the projection after it ended (filled,
+/// cancelled, rejected or expired): 24 hours.
+///
+/// Why keep it at all: a venue still reports about an ended order for a while — a late
+/// fill (order table note ⁷), a cancel or amend refusal that lost the race (note ⁶), a
+/// reconciliation snapshot — and those should find the order. Venues send them within
+/// seconds, so a day is a wide margin.
+///
+/// Why forget it: the projection is checkpointed, hashed and held by every writer and
+/// replay; keeping every order ever made grows it with the length of the run (a
+/// backtest places thousands of orders a month). A day of ended orders is bounded by
+/// the strategy's order rate, not by how long it runs.
+///
+/// Once an order is forgotten, a fill naming it applies to its position as an external
+/// order's fill (as a fill naming an unknown order always has); any other event naming
+/// it is [`Violation::UnknownOrder`]; an `order_submitted` reusing its client id opens a
+/// new order. Forgetting is a pure function of the events: an event at time `t` first
+/// removes, in `(ended ts, client id)` order, every order that ended at or before
+/// `t − ORDER_RETENTION_NANOS`. The queue of ended orders is part of the projection (of
+/// its hash and its checkpoints), so replay from genesis, replay from any checkpoint and
+/// a writer's live projection agree.
+pub const ORDER_RETENTION_NANOS: i64 = 24 * 3_600 * 1_000_000_000;
 
 /// Everything the log says we hold, as a pure fold of its events.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -39,6 +67,27 @@ pub struct Projection {
     venue_order_ids: BTreeMap<(Venue, VenueOrderId), ClientOrderId>,
     marks: BTreeMap<PositionKey, Decimal>,
     balances: BTreeMap<BalanceKey, Decimal>,
+    /// The ended orders still held, by the event time they ended: the queue
+    /// [`ORDER_RETENTION_NANOS`] is enforced from. Exactly the orders of `orders` that
+    /// have an `ended_ts`.
+    ended_orders: BTreeSet<(Timestamp, ClientOrderId)>,
+}
+
+/// Orders that ended at or before this event time are forgotten by the event being
+/// planned: lookups treat them as absent, and `commit` removes them.
+#[derive(Debug, Clone, Copy)]
+struct Cutoff(Timestamp);
+
+impl Cutoff {
+    /// The cutoff an event at `ts` applies.
+    fn at(ts: Timestamp) -> Cutoff {
+        Cutoff(ts.plus_nanos(-ORDER_RETENTION_NANOS))
+    }
+
+    /// True when `order` ended at or before the cutoff.
+    fn forgets(self, order: &Order) -> bool {
+        order.ended_ts.is_some_and(|ended| ended <= self.0)
+    }
 }
 
 /// The whole effect of one event, computed before anything is written.
@@ -78,17 +127,21 @@ impl Projection {
                 last_seq: self.last_seq,
             }));
         }
-        let change = self.plan(&env.event.payload, seq).map_err(fail)?;
-        self.commit(change);
+        let cutoff = Cutoff::at(env.event.ts);
+        let change = self.plan(&env.event.payload, seq, cutoff).map_err(fail)?;
+        self.forget(cutoff);
+        self.commit(change, env.event.ts);
         self.last_seq = seq;
         self.last_ts = env.event.ts;
         Ok(())
     }
 
-    /// Would `payload` apply cleanly as the next event? Live paths ask before
-    /// appending a venue report, and record a drift instead when it would not.
-    pub fn check_transition(&self, payload: &Payload) -> Result<(), Violation> {
-        self.plan(payload, self.last_seq.saturating_add(1))
+    /// Would `event` apply cleanly as the next event? Live paths ask before
+    /// appending a venue report, and record a drift instead when it would not. (Its
+    /// time matters: it decides which ended orders are already forgotten.)
+    pub fn check_transition(&self, event: &Event) -> Result<(), Violation> {
+        let seq = self.last_seq.saturating_add(1);
+        self.plan(&event.payload, seq, Cutoff::at(event.ts))
             .map(|_| ())
     }
 
@@ -129,7 +182,8 @@ impl Projection {
         self.positions.get(key)
     }
 
-    /// Every order ever submitted (ended ones included), ordered by client id.
+    /// Every open order, and every ended one not yet forgotten (see
+    /// [`ORDER_RETENTION_NANOS`]), ordered by client id.
     pub fn orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.values()
     }
@@ -155,39 +209,49 @@ impl Projection {
         self.balances.iter()
     }
 
-    fn plan(&self, payload: &Payload, seq: Seq) -> Result<Change, Violation> {
+    /// The order `id`, unless absent or forgotten at `cutoff`.
+    fn live_order(&self, id: &ClientOrderId, cutoff: Cutoff) -> Option<&Order> {
+        self.orders.get(id).filter(|o| !cutoff.forgets(o))
+    }
+
+    /// The order a venue order id on `venue` belongs to, unless forgotten at `cutoff`.
+    fn live_order_by_venue_id(
+        &self,
+        venue: &Venue,
+        id: &VenueOrderId,
+        cutoff: Cutoff,
+    ) -> Option<&Order> {
+        let client_id = self.venue_order_ids.get(&(venue.clone(), id.clone()))?;
+        self.live_order(client_id, cutoff)
+    }
+
+    fn plan(&self, payload: &Payload, seq: Seq, cutoff: Cutoff) -> Result<Change, Violation> {
         use OrderEvent as E;
+        let plan_order =
+            |id: &ClientOrderId, event: &OrderEvent<'_>| self.plan_order(id, event, seq, cutoff);
         match payload {
             Payload::Trade(t) => self.plan_mark(key(&t.venue, &t.book, &t.instrument), t.px),
             Payload::Candle(c) => self.plan_mark(key(&c.venue, &c.book, &c.instrument), c.close),
-            Payload::OrderSubmitted(sub) => self.plan_submit(sub, seq),
+            Payload::OrderSubmitted(sub) => self.plan_submit(sub, seq, cutoff),
             Payload::OrderAccepted(p) => {
                 let event = E::Accepted(p.venue_order_id.as_ref());
-                self.plan_order(&p.client_order_id, &event, seq)
+                plan_order(&p.client_order_id, &event)
             }
-            Payload::OrderRejected(p) => {
-                self.plan_order(&p.client_order_id, &E::Rejected(&p.reason), seq)
-            }
+            Payload::OrderRejected(p) => plan_order(&p.client_order_id, &E::Rejected(&p.reason)),
             Payload::OrderAmendRequested(p) => {
-                self.plan_order(&p.client_order_id, &E::AmendRequested(p), seq)
+                plan_order(&p.client_order_id, &E::AmendRequested(p))
             }
-            Payload::OrderAmended(p) => self.plan_order(&p.client_order_id, &E::Amended(p), seq),
-            Payload::OrderAmendRejected(p) => {
-                self.plan_order(&p.client_order_id, &E::AmendRejected, seq)
-            }
-            Payload::OrderCancelRequested(p) => {
-                self.plan_order(&p.client_order_id, &E::CancelRequested, seq)
-            }
-            Payload::OrderCancelRejected(p) => {
-                self.plan_order(&p.client_order_id, &E::CancelRejected, seq)
-            }
+            Payload::OrderAmended(p) => plan_order(&p.client_order_id, &E::Amended(p)),
+            Payload::OrderAmendRejected(p) => plan_order(&p.client_order_id, &E::AmendRejected),
+            Payload::OrderCancelRequested(p) => plan_order(&p.client_order_id, &E::CancelRequested),
+            Payload::OrderCancelRejected(p) => plan_order(&p.client_order_id, &E::CancelRejected),
             Payload::OrderCancelled(p) => {
                 let event = E::Cancelled(p.reason.as_deref());
-                self.plan_order(&p.client_order_id, &event, seq)
+                plan_order(&p.client_order_id, &event)
             }
-            Payload::OrderExpired(p) => self.plan_order(&p.client_order_id, &E::Expired, seq),
-            Payload::OrderTriggered(p) => self.plan_order(&p.client_order_id, &E::Triggered, seq),
-            Payload::Fill(fill) => self.plan_fill(fill, seq),
+            Payload::OrderExpired(p) => plan_order(&p.client_order_id, &E::Expired),
+            Payload::OrderTriggered(p) => plan_order(&p.client_order_id, &E::Triggered),
+            Payload::Fill(fill) => self.plan_fill(fill, seq, cutoff),
             Payload::Liquidation(fc) => self.plan_forced(fc, ExecKind::Liquidation, seq),
             Payload::Adl(fc) => self.plan_forced(fc, ExecKind::Adl, seq),
             Payload::Funding(f) => {
@@ -201,7 +265,7 @@ impl Projection {
                 let total = account::transferred(&key, self.balances.get(&key).copied(), t.amount)?;
                 Ok(Change::balance(key, total))
             }
-            Payload::CorrectionApplied(c) => self.plan_correction(c, seq),
+            Payload::CorrectionApplied(c) => self.plan_correction(c, seq, cutoff),
             Payload::Quote(_)
             | Payload::FundingRate(_)
             | Payload::Gap(_)
@@ -246,8 +310,13 @@ impl Projection {
         })
     }
 
-    fn plan_submit(&self, sub: &OrderSubmitted, seq: Seq) -> Result<Change, Violation> {
-        if self.orders.contains_key(&sub.client_order_id) {
+    fn plan_submit(
+        &self,
+        sub: &OrderSubmitted,
+        seq: Seq,
+        cutoff: Cutoff,
+    ) -> Result<Change, Violation> {
+        if self.live_order(&sub.client_order_id, cutoff).is_some() {
             return Err(Violation::DuplicateOrder {
                 order: sub.client_order_id.clone(),
             });
@@ -260,16 +329,23 @@ impl Projection {
         id: &ClientOrderId,
         event: &OrderEvent<'_>,
         seq: Seq,
+        cutoff: Cutoff,
     ) -> Result<Change, Violation> {
-        let order = self.orders.get(id).ok_or_else(|| Violation::UnknownOrder {
-            order: id.clone(),
-            event: event.name(),
-        })?;
+        let order = self
+            .live_order(id, cutoff)
+            .ok_or_else(|| Violation::UnknownOrder {
+                order: id.clone(),
+                event: event.name(),
+            })?;
         let next = order.after(event, seq)?;
         let mut change = Change::default();
         if let OrderEvent::Accepted(Some(venue_id)) = event {
             let venue_key = (order.key.venue.clone(), (*venue_id).clone());
-            match self.venue_order_ids.get(&venue_key) {
+            let owner = self
+                .venue_order_ids
+                .get(&venue_key)
+                .filter(|owner| self.live_order(owner, cutoff).is_some());
+            match owner {
                 Some(owner) if owner != id => {
                     return Err(Violation::VenueOrderIdInUse {
                         order: id.clone(),
@@ -285,18 +361,18 @@ impl Projection {
     }
 
     /// The order a fill's `order_id` names: a client id first, then a venue order id
-    /// on the fill's venue. `None` is an external order.
-    fn fill_order(&self, fill: &Fill) -> Option<&Order> {
+    /// on the fill's venue. `None` is an external order (or a forgotten one).
+    fn fill_order(&self, fill: &Fill, cutoff: Cutoff) -> Option<&Order> {
         let id = fill.order_id.as_deref()?;
-        match self.orders.get(&ClientOrderId::from(id)) {
+        match self.live_order(&ClientOrderId::from(id), cutoff) {
             Some(order) => Some(order),
-            None => self.order_by_venue_id(&fill.venue, &VenueOrderId::from(id)),
+            None => self.live_order_by_venue_id(&fill.venue, &VenueOrderId::from(id), cutoff),
         }
     }
 
-    fn plan_fill(&self, fill: &Fill, seq: Seq) -> Result<Change, Violation> {
+    fn plan_fill(&self, fill: &Fill, seq: Seq, cutoff: Cutoff) -> Result<Change, Violation> {
         let key = key(&fill.venue, &fill.book, &fill.instrument);
-        let order = match self.fill_order(fill) {
+        let order = match self.fill_order(fill, cutoff) {
             None => None,
             Some(order) => {
                 let mismatch = |field| Violation::FillMismatch {
@@ -343,7 +419,12 @@ impl Projection {
         Ok(Change::position(position))
     }
 
-    fn plan_correction(&self, c: &CorrectionApplied, seq: Seq) -> Result<Change, Violation> {
+    fn plan_correction(
+        &self,
+        c: &CorrectionApplied,
+        seq: Seq,
+        cutoff: Cutoff,
+    ) -> Result<Change, Violation> {
         match &c.correction {
             Correction::SetPosition {
                 book,
@@ -356,7 +437,7 @@ impl Projection {
                 Ok(Change::position(position))
             }
             Correction::CloseOrder { client_order_id } => {
-                self.plan_order(client_order_id, &OrderEvent::CloseOrder, seq)
+                self.plan_order(client_order_id, &OrderEvent::CloseOrder, seq, cutoff)
             }
             Correction::SetBalance { asset, total } => {
                 Ok(Change::balance((c.venue.clone(), asset.clone()), *total))
@@ -364,8 +445,32 @@ impl Projection {
         }
     }
 
-    /// Write a planned change. Cannot fail: everything was checked by `plan`.
-    fn commit(&mut self, change: Change) {
+    /// Remove the orders that ended at or before `cutoff`, oldest first, with their
+    /// venue order ids.
+    fn forget(&mut self, cutoff: Cutoff) {
+        while let Some(first) = self.ended_orders.first() {
+            if first.0 > cutoff.0 {
+                return;
+            }
+            let Some((_, id)) = self.ended_orders.pop_first() else {
+                return;
+            };
+            let Some(order) = self.orders.remove(&id) else {
+                continue;
+            };
+            if let Some(venue_id) = order.venue_order_id {
+                let venue_key = (order.key.venue, venue_id);
+                if self.venue_order_ids.get(&venue_key) == Some(&id) {
+                    self.venue_order_ids.remove(&venue_key);
+                }
+            }
+        }
+    }
+
+    /// Write a planned change of an event at `ts`. Cannot fail: everything was checked
+    /// by `plan`. An order that has just ended is stamped with `ts` and queued to be
+    /// forgotten.
+    fn commit(&mut self, change: Change, ts: Timestamp) {
         if let Some((key, px)) = change.mark {
             if let Some(position) = self.positions.get_mut(&key) {
                 position.mark_px = Some(px);
@@ -375,7 +480,12 @@ impl Projection {
         if let Some(position) = change.position {
             self.positions.insert(position.key.clone(), position);
         }
-        if let Some(order) = change.order {
+        if let Some(mut order) = change.order {
+            if order.state.is_terminal() && order.ended_ts.is_none() {
+                order.ended_ts = Some(ts);
+                self.ended_orders
+                    .insert((ts, order.client_order_id.clone()));
+            }
             self.orders.insert(order.client_order_id.clone(), order);
         }
         if let Some((venue_key, id)) = change.venue_order_id {

@@ -1,10 +1,10 @@
 //! The simulated venue's open orders, in time priority, and what it remembers about
-//! orders that ended.
+//! orders that ended (for [`ENDED_RETENTION_NANOS`] of event time).
 //!
 //! Only bookkeeping: which orders exist, their remaining quantity and their priority.
 //! Matching and reports are `exchange.rs`'s; prices are `matching.rs`'s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::event::{
     ClientOrderId, Decimal, OrderType, PositionKey, Side, SnapshotOrder, TimeInForce, Timestamp,
@@ -127,13 +127,23 @@ impl Ended {
     }
 }
 
+/// How long (event time) the venue remembers how an order ended: 24 hours, the
+/// ledger's own retention (`reduce::ORDER_RETENTION_NANOS`), so both forget an order
+/// at the same time. Until then a cancel or amend of it is answered "order is filled"
+/// (etc.) and a submit reusing its id is a retry; after, it is an unknown order, as on
+/// a real venue, whose order history is not kept forever either. Without a bound the
+/// map grows with the length of the run.
+pub(crate) const ENDED_RETENTION_NANOS: i64 = 24 * 3_600 * 1_000_000_000;
+
 /// Open orders in time priority (acceptance order), and the ended ones by id.
 ///
-/// Invariant: an id is in at most one of `open` and `ended`.
+/// Invariant: an id is in at most one of `open` and `ended`; `ending` holds exactly the
+/// ids of `ended`, in the order (and so the event time) they ended.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Book {
     open: Vec<SimOrder>,
     ended: BTreeMap<ClientOrderId, Ended>,
+    ending: VecDeque<(Timestamp, ClientOrderId)>,
 }
 
 impl Book {
@@ -162,16 +172,33 @@ impl Book {
         self.open.push(order);
     }
 
-    /// Record an order that never opened (rejected).
-    pub fn end_unopened(&mut self, id: ClientOrderId, how: Ended) {
-        self.ended.insert(id, how);
+    /// Record an order that never opened (rejected) at `at`.
+    pub fn end_unopened(&mut self, id: ClientOrderId, how: Ended, at: Timestamp) {
+        self.remember(id, how, at);
     }
 
-    /// Take `id` off the book, remembering how it ended.
-    pub fn close(&mut self, id: &ClientOrderId, how: Ended) -> Option<SimOrder> {
+    /// Take `id` off the book at `at`, remembering how it ended.
+    pub fn close(&mut self, id: &ClientOrderId, how: Ended, at: Timestamp) -> Option<SimOrder> {
         let index = self.open.iter().position(|o| &o.id == id)?;
-        self.ended.insert(id.clone(), how);
+        self.remember(id.clone(), how, at);
         Some(self.open.remove(index))
+    }
+
+    fn remember(&mut self, id: ClientOrderId, how: Ended, at: Timestamp) {
+        if self.ended.insert(id.clone(), how).is_none() {
+            self.ending.push_back((at, id));
+        }
+    }
+
+    /// Forget the orders that ended at or before `now − ENDED_RETENTION_NANOS`. The
+    /// venue's clock only moves forward, so `ending` is in time order.
+    pub fn forget_ended(&mut self, now: Timestamp) {
+        let cutoff = now.plus_nanos(-ENDED_RETENTION_NANOS);
+        while self.ending.front().is_some_and(|(at, _)| *at <= cutoff) {
+            if let Some((_, id)) = self.ending.pop_front() {
+                self.ended.remove(&id);
+            }
+        }
     }
 
     /// Ids of open orders matching `filter`, in time priority.

@@ -93,6 +93,7 @@ impl SimExchange {
         let ts = event.ts;
         self.advance(ts);
         self.clock = self.clock.max(ts);
+        self.book.forget_ended(self.clock);
         match &event.payload {
             Payload::Candle(c)
                 if c.closed && self.config.bar_timeframe.is_none_or(|tf| tf == c.timeframe) =>
@@ -167,7 +168,7 @@ impl SimExchange {
     }
 
     pub(super) fn cancel_order(&mut self, ts: Timestamp, id: &ClientOrderId, reason: &str) {
-        if self.book.close(id, Ended::Cancelled).is_some() {
+        if self.book.close(id, Ended::Cancelled, ts).is_some() {
             let cancelled = OrderCancelled {
                 client_order_id: id.clone(),
                 reason: Some(reason.to_string()),
@@ -185,9 +186,10 @@ impl SimExchange {
         market.last_px = Some(bar.close);
         market.budget = budget.unwrap_or(Decimal::ZERO);
         let ts = self.clock;
-        let live = |o: &SimOrder| &o.key == key && o.accepted_at < bar.ts;
+        // The key last: it is the dearest test, and most orders fail a cheaper one.
+        let live = |o: &SimOrder| o.accepted_at < bar.ts && &o.key == key;
         // Market orders were waiting at the open: they take liquidity first.
-        for id in self.book.ids(|o| live(o) && o.is_market_like()) {
+        for id in self.book.ids(|o| o.is_market_like() && live(o)) {
             let reference = match self.config.market_fill {
                 MarketFill::BarClose => bar.close,
                 MarketFill::NextOpen => bar.open,
@@ -196,12 +198,12 @@ impl SimExchange {
             self.end_of_chance(ts, &id);
         }
         // Stops before limits: inside one bar the adverse move is assumed first.
-        for id in self.book.ids(|o| live(o) && o.is_waiting_stop()) {
+        for id in self.book.ids(|o| o.is_waiting_stop() && live(o)) {
             self.check_stop(ts, &id, bar);
         }
         for id in self
             .book
-            .ids(|o| live(o) && o.is_resting_limit_before(bar.ts))
+            .ids(|o| o.is_resting_limit_before(bar.ts) && live(o))
         {
             let Some((side, Some(px))) = self.book.get(&id).map(|o| (o.side, o.px)) else {
                 continue;
@@ -317,7 +319,7 @@ impl SimExchange {
         };
         self.emit(ts, Payload::Fill(fill));
         if complete {
-            self.book.close(id, Ended::Filled);
+            self.book.close(id, Ended::Filled, ts);
         }
         self.sweep_reduce_only(ts, &key);
     }
@@ -327,7 +329,7 @@ impl SimExchange {
     fn sweep_reduce_only(&mut self, ts: Timestamp, key: &PositionKey) {
         let qty = self.account.qty(key);
         let stale =
-            |o: &SimOrder| &o.key == key && o.reduce_only && reducible(o.side, qty).is_zero();
+            |o: &SimOrder| o.reduce_only && reducible(o.side, qty).is_zero() && &o.key == key;
         let reason = match qty.is_zero() {
             true => "reduce-only: position closed",
             false => "reduce-only: position reversed",

@@ -162,7 +162,7 @@ impl SimExchange {
         let id = request.order.client_order_id.clone();
         self.pending.remove(&id);
         if let Err(reason) = self.admission(request) {
-            self.book.end_unopened(id.clone(), Ended::Rejected);
+            self.book.end_unopened(id.clone(), Ended::Rejected, at);
             let rejected = OrderRejected {
                 client_order_id: id,
                 reason,
@@ -268,7 +268,7 @@ impl SimExchange {
             // Amended down to what already filled: the order is done (the reducer
             // moves it to `filled` on the same event).
             true => {
-                self.book.close(id, Ended::Filled);
+                self.book.close(id, Ended::Filled, at);
             }
             false => self.take_if_crossing(at, id),
         }

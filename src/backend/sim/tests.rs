@@ -180,8 +180,9 @@ impl World {
 
     /// Append a request event when the projection allows it (as the engine would).
     fn append_request(&mut self, now: i64, payload: Payload) {
-        if self.projection.check_transition(&payload).is_ok() {
-            self.append(Event::new(t(now), payload));
+        let event = Event::new(t(now), payload);
+        if self.projection.check_transition(&event).is_ok() {
+            self.append(event);
         }
     }
 

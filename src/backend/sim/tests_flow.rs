@@ -98,6 +98,33 @@ fn amend_changes_an_open_order_and_is_refused_once_it_ended() {
 }
 
 #[test]
+fn an_ended_order_is_forgotten_after_a_day_of_event_time_as_the_ledger_does() {
+    let mut w = World::new(config());
+    w.market(bar(60, ["100", "101", "99.5", "100", "10"]));
+    w.submit(60, order("a", BUY, "1").limit("99"));
+    assert_eq!(
+        w.market(bar(120, ["99", "99.5", "98", "99", "10"])),
+        ["120 fill a buy 1@99 fee 0.0198 Maker sim-1"]
+    );
+    // Inside the window the venue still knows how it ended.
+    let day = 24 * 3_600;
+    w.market(bar(120 + day - 60, ["99", "99.5", "98", "99", "10"]));
+    assert_eq!(
+        w.cancel(120 + day - 60, "a"),
+        [format!(
+            "{} cancel_rejected a (order is filled)",
+            120 + day - 60
+        )]
+    );
+    // A day after it filled, both the venue and the projection have forgotten it.
+    w.market(bar(120 + day, ["99", "99.5", "98", "99", "10"]));
+    let id = ClientOrderId::from("a");
+    assert!(w.projection.order(&id).is_none());
+    let err = block_on(w.sim.cancel(t(120 + day), &id)).unwrap_err();
+    assert_eq!(err.to_string(), "sim: unknown order a");
+}
+
+#[test]
 fn amend_down_to_the_filled_quantity_completes_the_order() {
     let mut w = World::new(SimConfig {
         liquidity: LiquidityModel::VolumeShare(d("0.1")),
