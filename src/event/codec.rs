@@ -36,10 +36,25 @@ fn options(limit: u64) -> impl Options {
 }
 
 /// Append the stored form of `event` to `out`.
+///
+/// Encoded without bincode's limit, which would first walk the event to size it (a
+/// second serialization); the limit is checked on the result instead. The bytes are
+/// the same either way: the limit only refuses, it never changes the encoding.
 pub fn encode_event(event: &Event, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    options(MAX_EVENT_BYTES)
-        .serialize_into(out, event)
-        .map_err(|e| CodecError(e.to_string()))
+    let start = out.len();
+    bincode::DefaultOptions::new()
+        .with_little_endian()
+        .with_varint_encoding()
+        .serialize_into(&mut *out, event)
+        .map_err(|e| CodecError(e.to_string()))?;
+    let len = (out.len() - start) as u64;
+    if len > MAX_EVENT_BYTES {
+        out.truncate(start);
+        return Err(CodecError(format!(
+            "event of {len} bytes is above the {MAX_EVENT_BYTES}-byte limit"
+        )));
+    }
+    Ok(())
 }
 
 /// Decode one stored event written with `version`.

@@ -128,11 +128,43 @@ impl Projection {
             }));
         }
         let cutoff = Cutoff::at(env.event.ts);
-        let change = self.plan(&env.event.payload, seq, cutoff).map_err(fail)?;
-        self.forget(cutoff);
-        self.commit(change, env.event.ts);
+        // Marks (trades, candle closes) are most of a log: applied in place, without
+        // building a `Change`. Same checks, same result as `plan` + `commit`.
+        let mark = match &env.event.payload {
+            Payload::Trade(t) => Some((key(&t.venue, &t.book, &t.instrument), t.px)),
+            Payload::Candle(c) => Some((key(&c.venue, &c.book, &c.instrument), c.close)),
+            _ => None,
+        };
+        match mark {
+            Some((key, px)) => {
+                self.apply_mark(key, px).map_err(fail)?;
+                self.forget(cutoff);
+            }
+            None => {
+                let change = self.plan(&env.event.payload, seq, cutoff).map_err(fail)?;
+                // Forget first: the change may reuse a forgotten order's client id.
+                self.forget(cutoff);
+                self.commit(change, env.event.ts);
+            }
+        }
         self.last_seq = seq;
         self.last_ts = env.event.ts;
+        Ok(())
+    }
+
+    /// Mark `key` at `px`: refused (nothing changed) when the position's unrealized PnL
+    /// at `px` would overflow.
+    fn apply_mark(&mut self, key: PositionKey, px: Decimal) -> Result<(), Violation> {
+        if let Some(position) = self.positions.get_mut(&key) {
+            position.check_mark(px)?;
+            position.mark_px = Some(px);
+        }
+        match self.marks.get_mut(&key) {
+            Some(mark) => *mark = px,
+            None => {
+                self.marks.insert(key, px);
+            }
+        }
         Ok(())
     }
 

@@ -264,3 +264,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_mark_that_would_overflow_is_refused_and_changes_nothing() {
+    let mut p = Projection::new();
+    let big = "79228162514264337593543950335";
+    apply_at(&mut p, 1, fill(None, Side::Buy, "2", "1", "0"));
+    apply_at(&mut p, 2, trade("3"));
+    let before = p.clone();
+    let err = p
+        .apply(&super::super::fixtures::env(3, trade(big)))
+        .unwrap_err();
+    assert!(matches!(err.violation, Violation::Overflow { .. }), "{err}");
+    assert_eq!(p, before, "a refused mark changed the projection");
+    // The check the live path asks agrees with apply.
+    let event = Event::new(Timestamp::from_nanos(3_000), trade(big));
+    assert!(p.check_transition(&event).is_err());
+    apply_at(&mut p, 3, trade("4"));
+    assert_eq!(p.mark(&key()), Some(d("4")));
+    assert_eq!(p.position(&key()).unwrap().mark_px, Some(d("4")));
+}
+
+fn apply_at(p: &mut Projection, seq: Seq, payload: Payload) {
+    p.apply(&super::super::fixtures::env(seq, payload)).unwrap();
+}
