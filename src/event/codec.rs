@@ -69,6 +69,28 @@ pub fn decode_event(version: u16, bytes: &[u8]) -> Result<Event, CodecError> {
     }
 }
 
+/// Decode one stored event written with `version` and push it, with its seq, onto
+/// `out`. The hot path of replay: the event goes from the decoder into the vector
+/// without passing through `Result`s of other error types (each such conversion is a
+/// copy of the ~260-byte event; they were a quarter of the decoding thread's time).
+pub fn decode_event_into(
+    version: u16,
+    bytes: &[u8],
+    seq: super::Seq,
+    out: &mut Vec<super::Envelope>,
+) -> Result<(), CodecError> {
+    if version != FORMAT_VERSION {
+        return decode_event(version, bytes).map(|_| ());
+    }
+    match options(MAX_EVENT_BYTES).deserialize::<Event>(bytes) {
+        Ok(event) => {
+            out.push(super::Envelope { seq, event });
+            Ok(())
+        }
+        Err(e) => Err(CodecError(e.to_string())),
+    }
+}
+
 /// Encode any value (checkpoints, canonical projection bytes).
 pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     options(MAX_CHECKPOINT_BYTES)

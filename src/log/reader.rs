@@ -297,6 +297,20 @@ pub fn decode_record(
     })
 }
 
+/// Decode one record of `header`'s block onto the end of `out` (see
+/// `codec::decode_event_into`).
+pub fn decode_record_into(
+    header: &BlockHeader,
+    seq: Seq,
+    record: &[u8],
+    out: &mut Vec<crate::event::Envelope>,
+) -> Result<(), LogError> {
+    codec::decode_event_into(header.format, record, seq, out).map_err(|e| LogError::Corrupt {
+        seq,
+        detail: format!("event does not decode: {e}"),
+    })
+}
+
 fn decode_header(key: u64, bytes: &[u8]) -> Result<BlockHeader, LogError> {
     match BlockHeader::decode(bytes) {
         Some(h) if h.first_seq == key && h.count > 0 => Ok(h),

@@ -62,9 +62,11 @@ pub fn fold(
     }
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(DECODED_BLOCKS_AHEAD);
-        let decoder = scope.spawn(move || decode_blocks(reader, from, to, tx));
+        // Folded blocks go back to the decoder to be refilled: no allocation per block.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<Envelope>>();
+        let decoder = scope.spawn(move || decode_blocks(reader, from, to, tx, spare_rx));
         let mut folded: Result<(), LogError> = Ok(());
-        for block in rx.iter() {
+        for mut block in rx.iter() {
             let last = block.last().map(|e| e.seq);
             for envelope in &block {
                 if let Err(e) = projection.apply(envelope) {
@@ -78,6 +80,9 @@ pub fn fold(
             if let Some(seq) = last {
                 progress(seq);
             }
+            block.clear();
+            // The decoder may have finished; then the spare is simply dropped.
+            let _ = spare_tx.send(block);
         }
         // Dropping the receiver stops the decoder at its next send.
         drop(rx);
@@ -95,9 +100,12 @@ fn decode_blocks(
     from: Seq,
     to: Seq,
     tx: std::sync::mpsc::SyncSender<Vec<Envelope>>,
+    spares: std::sync::mpsc::Receiver<Vec<Envelope>>,
 ) -> Result<(), LogError> {
     reader.for_each_block(from, to, |header, body| {
-        let mut block = Vec::with_capacity(header.count as usize);
+        let mut block = spares
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(header.count as usize));
         super::reader::for_each_record(header, body, |seq, record| {
             if seq < from {
                 return Ok(ControlFlow::Continue(()));
@@ -105,8 +113,7 @@ fn decode_blocks(
             if seq > to {
                 return Ok(ControlFlow::Break(()));
             }
-            let event = super::reader::decode_record(header, seq, record)?;
-            block.push(Envelope { seq, event });
+            super::reader::decode_record_into(header, seq, record, &mut block)?;
             Ok(ControlFlow::Continue(()))
         })?;
         Ok(match tx.send(block) {
