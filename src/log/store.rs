@@ -70,6 +70,22 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// A new ledger on a custom redb storage backend (tests inject I/O failures).
+    #[cfg(test)]
+    pub(crate) fn create_with_backend(
+        backend: impl redb::StorageBackend,
+    ) -> Result<Ledger, LogError> {
+        let path = PathBuf::from("(test backend)");
+        let db = redb::Builder::new()
+            .create_with_backend(backend)
+            .map_err(|e| open_error(&path, e))?;
+        let ledger = Ledger {
+            inner: Arc::new(Inner { db, path }),
+        };
+        ledger.init_or_check()?;
+        Ok(ledger)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

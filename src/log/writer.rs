@@ -528,4 +528,73 @@ mod tests {
         assert_eq!(a.committed_head(), b.committed_head());
         assert_eq!(a.projection(), b.projection());
     }
+
+    /// A storage backend whose writes and syncs fail while `fail` is set.
+    #[derive(Debug)]
+    struct Flaky {
+        inner: redb::backends::InMemoryBackend,
+        fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Flaky {
+        fn check(&self) -> std::io::Result<()> {
+            match self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                true => Err(std::io::Error::other("injected I/O failure")),
+                false => Ok(()),
+            }
+        }
+    }
+
+    impl redb::StorageBackend for Flaky {
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.inner.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.check()?;
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.check()?;
+            self.inner.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.check()?;
+            self.inner.write(offset, data)
+        }
+    }
+
+    #[test]
+    fn after_a_failed_commit_the_writer_refuses_everything() {
+        let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let backend = Flaky {
+            inner: redb::backends::InMemoryBackend::new(),
+            fail: fail.clone(),
+        };
+        let ledger = Ledger::create_with_backend(backend).unwrap();
+        let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
+        let all = events();
+        writer.append(all[..10].iter().cloned()).unwrap();
+        let head = writer.commit().unwrap();
+        assert_eq!(head.seq, 10);
+
+        fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.append(all[10..20].iter().cloned()).unwrap();
+        assert!(
+            writer.commit().is_err(),
+            "the injected failure must surface"
+        );
+
+        // The disk is healthy again, but this writer does not trust its state.
+        fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        let appended = writer.append(all[20..30].iter().cloned());
+        assert!(
+            matches!(appended, Err(LogError::WriterStopped(_))),
+            "{appended:?}"
+        );
+        assert!(matches!(writer.commit(), Err(LogError::WriterStopped(_))));
+        assert_eq!(writer.committed_head(), head);
+    }
 }
