@@ -18,7 +18,7 @@ use super::exec_index::{ExecIndex, execution_key};
 use super::reader::{Head, decode_record, for_each_record};
 use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, POSITIONS};
 use super::{Ledger, LogError};
-use crate::event::{Envelope, Event, ExecId, Seq, Venue, codec};
+use crate::event::{Event, ExecId, Seq, Venue, codec};
 use crate::reduce::{Projection, ReduceError};
 
 /// How often (in events) the writer stores a projection checkpoint. Replaying from a
@@ -264,7 +264,7 @@ impl Writer {
         // opening a table costs more than appending a tick.
         let mut exec_table = None;
         for (index, event) in events.into_iter().enumerate() {
-            self.append_one(txn, &mut exec_table, index, event, None, &mut outcome)?;
+            self.append_one(txn, &mut exec_table, index, &event, None, &mut outcome)?;
         }
         Ok(outcome)
     }
@@ -277,11 +277,7 @@ impl Writer {
         let mut outcome = AppendOutcome::default();
         let mut exec_table = None;
         let mut start = 0;
-        let items = batch
-            .events
-            .into_iter()
-            .zip(batch.ends)
-            .zip(batch.exec_keys);
+        let items = batch.events.iter().zip(batch.ends).zip(batch.exec_keys);
         for (index, ((event, end), exec_key)) in items.enumerate() {
             let record = batch
                 .records
@@ -309,7 +305,7 @@ impl Writer {
         txn: &'t WriteTransaction,
         exec_table: &mut Option<Table<'t, u16, &'static [u8]>>,
         index: usize,
-        event: Event,
+        event: &Event,
         ahead: Option<Ahead<'_>>,
         out: &mut AppendOutcome,
     ) -> Result<(), LogError> {
@@ -332,16 +328,14 @@ impl Writer {
             }
             None => None,
         };
-        let envelope = Envelope { seq, event };
-        if let Err(e) = self.projection.apply(&envelope) {
+        if let Err(e) = self.projection.apply_event(seq, event) {
             out.rejected.push((index, e));
             return Ok(());
         }
         // Kept as the inline key here; it becomes the index's string once per block.
-        let position = match envelope.event.payload.position_key() {
+        let position = match event.payload.position_key() {
             Some(key) => Some(key),
-            None => envelope
-                .event
+            None => event
                 .payload
                 .client_order_id()
                 .and_then(|id| self.projection.order(id))
@@ -351,11 +345,9 @@ impl Writer {
             Some(ahead) => self.block.push(ahead.record, position),
             None => {
                 self.scratch.clear();
-                codec::encode_event(&envelope.event, &mut self.scratch).map_err(|e| {
-                    LogError::Encode {
-                        seq,
-                        detail: e.to_string(),
-                    }
+                codec::encode_event(event, &mut self.scratch).map_err(|e| LogError::Encode {
+                    seq,
+                    detail: e.to_string(),
                 })?;
                 self.block.push(&self.scratch, position);
             }

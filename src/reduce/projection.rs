@@ -120,17 +120,22 @@ impl Projection {
     /// Apply one event. Seqs must strictly increase (gaps are allowed, so a filtered
     /// log folds too). On `Err`, `self` is unchanged.
     pub fn apply(&mut self, env: &Envelope) -> Result<(), ReduceError> {
-        let seq = env.seq;
+        self.apply_event(env.seq, &env.event)
+    }
+
+    /// [`Projection::apply`] of `event` at `seq`, for callers that hold the event
+    /// apart from its seq (the writer: no envelope is built, no event moved).
+    pub fn apply_event(&mut self, seq: Seq, event: &Event) -> Result<(), ReduceError> {
         let fail = |violation| ReduceError { seq, violation };
         if seq <= self.last_seq {
             return Err(fail(Violation::OutOfOrder {
                 last_seq: self.last_seq,
             }));
         }
-        let cutoff = Cutoff::at(env.event.ts);
+        let cutoff = Cutoff::at(event.ts);
         // Marks (trades, candle closes) are most of a log: applied in place, without
         // building a `Change`. Same checks, same result as `plan` + `commit`.
-        let mark = match &env.event.payload {
+        let mark = match &event.payload {
             Payload::Trade(t) => Some((key(&t.venue, &t.book, &t.instrument), t.px)),
             Payload::Candle(c) => Some((key(&c.venue, &c.book, &c.instrument), c.close)),
             _ => None,
@@ -141,14 +146,14 @@ impl Projection {
                 self.forget(cutoff);
             }
             None => {
-                let change = self.plan(&env.event.payload, seq, cutoff).map_err(fail)?;
+                let change = self.plan(&event.payload, seq, cutoff).map_err(fail)?;
                 // Forget first: the change may reuse a forgotten order's client id.
                 self.forget(cutoff);
-                self.commit(change, env.event.ts);
+                self.commit(change, event.ts);
             }
         }
         self.last_seq = seq;
-        self.last_ts = env.event.ts;
+        self.last_ts = event.ts;
         Ok(())
     }
 
