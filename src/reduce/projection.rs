@@ -128,9 +128,24 @@ impl Projection {
             }));
         }
         let cutoff = Cutoff::at(env.event.ts);
-        let change = self.plan(&env.event.payload, seq, cutoff).map_err(fail)?;
-        self.forget(cutoff);
-        self.commit(change, env.event.ts);
+        match mark_of(&env.event.payload) {
+            // Most events are marks: check and set the position's mark with one lookup
+            // (what `plan_mark` then `commit` do with two). Nothing is written before
+            // the check passed.
+            Some((key, px)) => {
+                if let Some(position) = self.positions.get_mut(&key) {
+                    position.check_mark(px).map_err(fail)?;
+                    position.mark_px = Some(px);
+                }
+                self.marks.insert(key, px);
+                self.forget(cutoff);
+            }
+            None => {
+                let change = self.plan(&env.event.payload, seq, cutoff).map_err(fail)?;
+                self.forget(cutoff);
+                self.commit(change, env.event.ts);
+            }
+        }
         self.last_seq = seq;
         self.last_ts = env.event.ts;
         Ok(())
@@ -517,6 +532,15 @@ impl Change {
             balance: Some((key, total)),
             ..Change::default()
         }
+    }
+}
+
+/// The key and price a trade or candle marks (`plan_mark`'s input).
+fn mark_of(payload: &Payload) -> Option<(PositionKey, Decimal)> {
+    match payload {
+        Payload::Trade(t) => Some((key(&t.venue, &t.book, &t.instrument), t.px)),
+        Payload::Candle(c) => Some((key(&c.venue, &c.book, &c.instrument), c.close)),
+        _ => None,
     }
 }
 
