@@ -30,6 +30,11 @@ use crate::strategy::{PositionState, Strategy};
 /// fsyncs rare (a year of 1-minute bars is ~600 k events: a few commits).
 const COMMIT_EVERY_EVENTS: u64 = 32 * 1024;
 
+/// Positions marked for an equity recompute before duplicates are dropped: a bar
+/// reads equity (and empties the list) every few events, so this is reached only by
+/// streams without bars; it bounds the list by the number of positions.
+const DIRTY_KEYS_MAX: usize = 256;
+
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -432,7 +437,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     /// position's part does not move with its mark) gives the identical number.
     fn equity(&mut self) -> Decimal {
         let projection = self.writer.projection();
-        for key in std::mem::take(&mut self.equity.dirty) {
+        for key in self.equity.dirty.drain(..) {
             let part = projection
                 .position(&key)
                 .and_then(|p| p.net().checked_add(p.unrealized()))
@@ -472,7 +477,17 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         for event in &events {
             if moves_equity(&event.payload) {
                 if let Some(key) = event.payload.position_key() {
-                    self.equity.dirty.insert(key);
+                    // Consecutive events mostly touch the same position; a repeat
+                    // further back only recomputes a part twice.
+                    if self.equity.dirty.last() != Some(&key) {
+                        self.equity.dirty.push(key);
+                    }
+                    // Without bars (so without `equity` reads) it would grow with
+                    // the run: keep it to one entry per position.
+                    if self.equity.dirty.len() > DIRTY_KEYS_MAX {
+                        self.equity.dirty.sort_unstable();
+                        self.equity.dirty.dedup();
+                    }
                 }
             }
         }
@@ -496,7 +511,9 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
 #[derive(Default)]
 struct EquityParts {
     parts: BTreeMap<PositionKey, Decimal>,
-    dirty: std::collections::BTreeSet<PositionKey>,
+    /// In the order events touched them; recomputing a part is idempotent, so a key
+    /// may appear twice (a `Vec` reused without allocating beats a set here).
+    dirty: Vec<PositionKey>,
     total: Option<Decimal>,
 }
 

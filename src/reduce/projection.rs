@@ -135,12 +135,7 @@ impl Projection {
         let cutoff = Cutoff::at(event.ts);
         // Marks (trades, candle closes) are most of a log: applied in place, without
         // building a `Change`. Same checks, same result as `plan` + `commit`.
-        let mark = match &event.payload {
-            Payload::Trade(t) => Some((key(&t.venue, &t.book, &t.instrument), t.px)),
-            Payload::Candle(c) => Some((key(&c.venue, &c.book, &c.instrument), c.close)),
-            _ => None,
-        };
-        match mark {
+        match mark_of(&event.payload) {
             Some((key, px)) => {
                 self.apply_mark(key, px).map_err(fail)?;
                 self.forget(cutoff);
@@ -554,6 +549,15 @@ impl Change {
             balance: Some((key, total)),
             ..Change::default()
         }
+    }
+}
+
+/// The key and price a trade or candle marks (`plan_mark`'s input).
+fn mark_of(payload: &Payload) -> Option<(PositionKey, Decimal)> {
+    match payload {
+        Payload::Trade(t) => Some((key(&t.venue, &t.book, &t.instrument), t.px)),
+        Payload::Candle(c) => Some((key(&c.venue, &c.book, &c.instrument), c.close)),
+        _ => None,
     }
 }
 
