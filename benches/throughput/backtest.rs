@@ -210,9 +210,13 @@ fn report_cpu(name: &str, out: &Outcome, report: &mut Report) {
 /// Bars per second of each month (wall time in `on_market`, and engine thread CPU
 /// time, which a loaded machine does not distort), and how far apart the fastest and
 /// slowest are. The last month is partial (what is left of the data; at scale 1 the
-/// bar that closes at midnight of the new year) and is left out of the spread.
+/// bar that closes at midnight of the new year) and is left out.
 fn report_months(name: &str, months: &[Month], report: &mut Report) {
-    for month in months {
+    let full = months.get(..months.len().saturating_sub(1)).unwrap_or(&[]);
+    // The partial last month is printed only when it is all there is: its few bars
+    // make a meaningless rate (a bar or two over a CPU-clock tick).
+    let shown = if full.is_empty() { months } else { full };
+    for month in shown {
         report.add(
             format!("{name}: {} bars/s", month.label),
             month.bars_per_sec(),
@@ -226,7 +230,6 @@ fn report_months(name: &str, months: &[Month], report: &mut Report) {
             Target::Info,
         );
     }
-    let full = months.get(..months.len().saturating_sub(1)).unwrap_or(&[]);
     let spread = |rates: Vec<f64>| {
         let (min, max) = rates
             .iter()

@@ -14,7 +14,7 @@ use super::positions::position_json;
 use super::{Output, Table};
 use crate::event::json::write_event;
 use crate::event::{Envelope, Event, Seq};
-use crate::log::{Head, Ledger, LogDiff, OpenMode, diff, projection_at};
+use crate::log::{Head, Ledger, LogDiff, diff, projection_at};
 
 /// Exit status when the ledgers differ.
 pub const EXIT_DIFFERENT: u8 = 1;
@@ -38,8 +38,7 @@ pub struct Args {
 /// Run `ledger diff`; returns the exit status.
 pub fn exec(args: Args, out: Output) -> Result<u8> {
     let open = |path: &Path| {
-        Ledger::open(path, OpenMode::Existing)
-            .with_context(|| format!("cannot open ledger {}", path.display()))
+        Ledger::open_to_read(path).with_context(|| format!("cannot open ledger {}", path.display()))
     };
     let a = open(&args.a)?;
     // The same file twice: one handle (redb locks a file to one opener).

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::Output;
 use crate::event::json::write_event;
-use crate::log::{Ledger, LogError, OpenMode};
+use crate::log::{Ledger, LogError};
 
 /// Arguments of `ledger export`.
 #[derive(Debug, clap::Args)]
@@ -23,8 +23,8 @@ pub struct Args {
 
 /// Run `ledger export`.
 pub fn exec(db: &Path, args: Args, _out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing)
-        .with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger =
+        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let to = args.to.unwrap_or(u64::MAX);
     let stdout = std::io::stdout().lock();

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::Output;
 use super::positions::{positions_json, positions_table};
-use crate::log::{Ledger, OpenMode, fold, load_checkpoint};
+use crate::log::{Ledger, fold, load_checkpoint};
 use crate::reduce::Projection;
 
 /// Arguments of `ledger replay`.
@@ -26,8 +26,8 @@ pub struct Args {
 
 /// Run `ledger replay`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing)
-        .with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger =
+        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let to = args.to.unwrap_or(head.seq).min(head.seq);

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{Output, Table};
-use crate::log::{Ledger, OpenMode};
+use crate::log::Ledger;
 
 /// Arguments of `ledger stats`.
 #[derive(Debug, clap::Args)]
@@ -16,8 +16,8 @@ pub struct Args {}
 
 /// Run `ledger stats`.
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing)
-        .with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger =
+        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let bar = out.progress(head.seq, "stats");
