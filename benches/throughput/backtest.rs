@@ -24,7 +24,7 @@ use ledger::engine::{Engine, EngineOptions, MergedSource, SourceSpec, config_has
 use ledger::event::{Decimal, Mode, Payload, PositionKey, Timeframe, Timestamp};
 use ledger::executor::{Executor, parse_rules};
 use ledger::ingest::sample::{generate_candles, write_candles_csv};
-use ledger::log::{Ledger, OpenMode, Writer, WriterOptions};
+use ledger::log::{Ledger, Writer, WriterOptions};
 use ledger::strategy::{Play, PlayStrategy};
 
 use crate::report::{Report, Target, reset_peak_rss, status_kb};
@@ -55,6 +55,8 @@ struct Setup {
 struct Month {
     label: String,
     bars: u64,
+    /// Events appended during the month (market data, decisions, orders, fills).
+    events: u64,
     busy: Duration,
     /// Engine thread CPU time over the month (all of it, not only `on_market`).
     cpu_ns: u64,
@@ -67,6 +69,12 @@ impl Month {
 
     fn bars_per_cpu_sec(&self) -> f64 {
         self.bars as f64 / (self.cpu_ns as f64 / 1e9)
+    }
+
+    /// Engine-thread CPU per event appended: the cost measure that does not depend on
+    /// how busy the market (and so the strategy) was that month.
+    fn cpu_ns_per_event(&self) -> f64 {
+        self.cpu_ns as f64 / self.events.max(1) as f64
     }
 }
 
@@ -229,6 +237,18 @@ fn report_months(name: &str, months: &[Month], report: &mut Report) {
             "bar/s",
             Target::Info,
         );
+        report.add(
+            format!("{name}: {} events", month.label),
+            month.events as f64,
+            "ev",
+            Target::Info,
+        );
+        report.add(
+            format!("{name}: {} CPU per event", month.label),
+            month.cpu_ns_per_event(),
+            "ns",
+            Target::Info,
+        );
     }
     let spread = |rates: Vec<f64>| {
         let (min, max) = rates
@@ -246,6 +266,19 @@ fn report_months(name: &str, months: &[Month], report: &mut Report) {
         report.add(
             format!("{name}: monthly bars/CPU-s max/min"),
             spread(full.iter().map(Month::bars_per_cpu_sec).collect()),
+            "x",
+            Target::Info,
+        );
+        report.add(
+            format!("{name}: monthly CPU per event max/min"),
+            spread(full.iter().map(Month::cpu_ns_per_event).collect()),
+            "x",
+            Target::Info,
+        );
+        let (first, last) = (&full[0], &full[full.len() - 1]);
+        report.add(
+            format!("{name}: CPU per event, last full month / first"),
+            last.cpu_ns_per_event() / first.cpu_ns_per_event(),
             "x",
             Target::Info,
         );
@@ -362,7 +395,7 @@ fn run(setup: &Setup, db: &Path) -> Result<Outcome> {
         initial_equity: sim.initial_equity,
         timeframe: play.timeframe,
     };
-    let ledger = Ledger::open(db, OpenMode::CreateIfMissing)?;
+    let ledger = Ledger::open_for_session(db)?;
     let mut writer = Writer::new(&ledger, WriterOptions::default())?;
     let strategy = PlayStrategy::new(play)?;
     let executor = Executor::new(rules);
@@ -382,7 +415,7 @@ fn run(setup: &Setup, db: &Path) -> Result<Outcome> {
             clock.enter(event.ts);
             let on_market = Instant::now();
             engine.on_market(event).await?;
-            clock.add(on_market.elapsed(), is_bar);
+            clock.add(on_market.elapsed(), is_bar, engine.stats().events);
         }
         anyhow::Ok(())
     })?;
@@ -435,6 +468,10 @@ struct MonthClock {
     rss_after_month_1: Option<Rss>,
     /// Engine thread CPU time when the current month started, ns.
     month_cpu_start_ns: u64,
+    /// Events appended before the current month.
+    month_events_start: u64,
+    /// Events appended so far.
+    events_now: u64,
 }
 
 impl MonthClock {
@@ -453,9 +490,11 @@ impl MonthClock {
         self.months.push(Month {
             label: format!("{:04}-{:02}", month.0, month.1),
             bars: 0,
+            events: 0,
             busy: Duration::ZERO,
             cpu_ns: 0,
         });
+        self.month_events_start = self.events_now;
     }
 
     /// Charge the engine thread CPU since the month started to it.
@@ -467,10 +506,12 @@ impl MonthClock {
         self.month_cpu_start_ns = now_ns;
     }
 
-    fn add(&mut self, busy: Duration, is_bar: bool) {
+    fn add(&mut self, busy: Duration, is_bar: bool, events_total: u64) {
+        self.events_now = events_total;
         if let Some(month) = self.months.last_mut() {
             month.busy += busy;
             month.bars += u64::from(is_bar);
+            month.events = events_total.saturating_sub(self.month_events_start);
         }
     }
 

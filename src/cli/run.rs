@@ -19,7 +19,7 @@ use crate::engine::{
 };
 use crate::event::{Decimal, Mode, PositionKey};
 use crate::executor::{Executor, parse_rules};
-use crate::log::{Ledger, OpenMode, Writer, WriterOptions};
+use crate::log::{Ledger, Writer, WriterOptions};
 use crate::strategy::{Play, PlayStrategy};
 
 /// Market events read per chunk from a source ledger (`--from-log`): bounds memory.
@@ -137,7 +137,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         initial_equity: sim.initial_equity,
         timeframe: play.timeframe,
     };
-    let ledger = Ledger::open(db, OpenMode::CreateIfMissing)
+    let ledger = Ledger::open_for_session(db)
         .with_context(|| format!("cannot open ledger {}", db.display()))?;
     if ledger.reader()?.head()?.seq > 0 && !args.append {
         bail!(
@@ -192,7 +192,7 @@ async fn drive_from_log<S: crate::strategy::Strategy>(
     source: &Path,
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
-    let ledger = Ledger::open(source, OpenMode::Existing)
+    let ledger = Ledger::open_to_read(source)
         .with_context(|| format!("cannot open source ledger {}", source.display()))?;
     let reader = ledger.reader()?;
     let head = reader.head()?.seq;
@@ -315,7 +315,7 @@ fn run_params(
         ));
     }
     if let Some(source) = &args.from_log {
-        let ledger = Ledger::open(source, OpenMode::Existing)
+        let ledger = Ledger::open_to_read(source)
             .with_context(|| format!("cannot open source ledger {}", source.display()))?;
         let head = ledger.reader()?.head()?;
         params.push((

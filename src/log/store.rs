@@ -20,6 +20,13 @@ const REDB_MAGIC: &[u8] = b"redb";
 /// indexes without letting a 10 M-event import grow past ~200 MB resident.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
+/// redb page cache of a trading or backtest session's ledger (`open_for_session`).
+/// A session appends at the right edge of every table and looks up few executions;
+/// those pages fit in a few MiB. With 64 MiB the cache would only fill up over a long
+/// run and make its memory look like it grows with the run (measured: same speed at
+/// 4 MiB as at 64 MiB on the year-long backtest).
+const SESSION_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 /// redb page cache of a ledger opened to scan (`open_to_read`). Commands that read
 /// each block once (replay, export, verify, audit, diff) gain nothing from caching
 /// blocks, and a large cache costs them: every block read lands in fresh memory the
@@ -50,6 +57,11 @@ impl Ledger {
     /// Open (or create) the ledger at `path`.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Ledger, LogError> {
         Self::open_with_cache(path, mode, CACHE_BYTES)
+    }
+
+    /// Open (or create) the ledger a session appends to (see `SESSION_CACHE_BYTES`).
+    pub fn open_for_session(path: &Path) -> Result<Ledger, LogError> {
+        Self::open_with_cache(path, OpenMode::CreateIfMissing, SESSION_CACHE_BYTES)
     }
 
     /// Open an existing ledger to read it through once (see `SCAN_CACHE_BYTES`).
