@@ -33,35 +33,12 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::event::{Book, Decimal, Symbol, Venue};
+use crate::yaml_file::{self, Errors, YamlFileError};
 
 use super::rules::{Calendar, FundingGate, InstrumentRules, MINUTES_PER_DAY, Session, VenueRules};
 
-/// Why an instruments file was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RulesError {
-    /// Not valid YAML, or not the shape of an instruments file (unknown key, wrong type).
-    #[error("{path}:{line}: {message}")]
-    Syntax {
-        /// The file, as given.
-        path: String,
-        /// 1-based line, 0 when unknown.
-        line: u64,
-        /// The parser's message.
-        message: String,
-    },
-    /// Valid shape, invalid content.
-    #[error("{path}:{line}: {field}: {message}")]
-    Invalid {
-        /// The file, as given.
-        path: String,
-        /// 1-based line, 0 when unknown.
-        line: u64,
-        /// Where in the file, e.g. `instruments[1].lot_size`.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// Why an instruments file was refused (file, line, field).
+pub type RulesError = YamlFileError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,21 +106,18 @@ enum Bound {
     Positive,
 }
 
-/// Builds `RulesError::Invalid` for one file.
-struct Errors<'a> {
-    path: &'a str,
+/// The content checks of an instruments file, on top of the shared error builder.
+trait RulesChecks {
+    fn decimal(
+        &self,
+        s: &Spanned<String>,
+        field: &str,
+        bound: Bound,
+    ) -> Result<Decimal, RulesError>;
+    fn name(&self, s: &Spanned<String>, field: &str) -> Result<String, RulesError>;
 }
 
-impl Errors<'_> {
-    fn at<T>(&self, s: &Spanned<T>, field: &str, message: impl Into<String>) -> RulesError {
-        RulesError::Invalid {
-            path: self.path.to_string(),
-            line: s.referenced.line(),
-            field: field.to_string(),
-            message: message.into(),
-        }
-    }
-
+impl RulesChecks for Errors<'_> {
     fn decimal(
         &self,
         s: &Spanned<String>,
@@ -183,12 +157,8 @@ impl Errors<'_> {
 
 /// Parse and check the instruments file in `text`; `path` is only used in error messages.
 pub fn parse_rules(text: &str, path: &str) -> Result<VenueRules, RulesError> {
-    let yaml: RulesYaml = serde_saphyr::from_str(text).map_err(|e| RulesError::Syntax {
-        path: path.to_string(),
-        line: e.location().map_or(0, |l| l.line()),
-        message: without_location(e.without_snippet().to_string()),
-    })?;
-    let err = Errors { path };
+    let yaml: RulesYaml = yaml_file::parse(text, path)?;
+    let err = Errors::new(path);
     let venue = Venue(err.name(&yaml.venue, "venue")?.into());
     if yaml.orders_per_second.value == 0 {
         return Err(err.at(
@@ -212,15 +182,6 @@ pub fn parse_rules(text: &str, path: &str) -> Result<VenueRules, RulesError> {
         orders_per_second: yaml.orders_per_second.value,
         funding,
     })
-}
-
-/// The parser's message without its ` at line L, column C` suffix: the line is already
-/// in front of it.
-fn without_location(mut message: String) -> String {
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
-    message
 }
 
 fn funding(err: &Errors<'_>, f: &FundingYaml) -> Result<FundingGate, RulesError> {
@@ -277,7 +238,7 @@ fn instruments(
         };
         if map.contains_key(&key) {
             let message = format!("duplicate instrument `{}:{}`", key.0, key.1);
-            return Err(err.at(&y.instrument, &f("instrument"), message));
+            return Err(err.at(&y.instrument, f("instrument"), message));
         }
         map.insert(key, rules);
     }
@@ -315,14 +276,14 @@ fn session(err: &Errors<'_>, i: usize, s: &Spanned<SessionYaml>) -> Result<Sessi
     let f = |name: &str| format!("calendar.weekly.sessions[{i}].{name}");
     let y = &s.value;
     if y.days.is_empty() {
-        return Err(err.at(s, &f("days"), "list at least one day"));
+        return Err(err.at(s, f("days"), "list at least one day"));
     }
     let mut days = Vec::with_capacity(y.days.len());
     for (d, day) in y.days.iter().enumerate() {
         let weekday = weekday(&day.value).ok_or_else(|| {
             err.at(
                 day,
-                &format!("{}[{d}]", f("days")),
+                format!("{}[{d}]", f("days")),
                 format!("expected mon..sun, found `{}`", day.value),
             )
         })?;
@@ -335,7 +296,7 @@ fn session(err: &Errors<'_>, i: usize, s: &Spanned<SessionYaml>) -> Result<Sessi
     if close_minute <= open_minute {
         return Err(err.at(
             &y.close,
-            &f("close"),
+            f("close"),
             format!(
                 "must be after open ({}); split sessions that run over midnight",
                 y.open.value

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::event::{IntentAction, OrderType, PositionKey, Side, Size, StrategyId, Timeframe};
+use crate::yaml_file::{self, Errors, YamlFileError};
 
 use super::expr::{Condition, Expr, ExprError, Var};
 use super::feature::FeatureSpec;
@@ -90,32 +91,8 @@ pub struct Action {
     pub reason: String,
 }
 
-/// Why a play file was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlayError {
-    /// Not valid YAML, or not the shape of a play (unknown key, wrong type).
-    #[error("{path}:{line}: {message}")]
-    Syntax {
-        /// The file, as given.
-        path: String,
-        /// 1-based line, 0 when unknown.
-        line: u64,
-        /// The parser's message.
-        message: String,
-    },
-    /// Valid shape, invalid content.
-    #[error("{path}:{line}: {field}: {message}")]
-    Invalid {
-        /// The file, as given.
-        path: String,
-        /// 1-based line, 0 when unknown.
-        line: u64,
-        /// Where in the play, e.g. `cases[0].when[1]`.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// Why a play file was refused (file, line, field).
+pub type PlayError = YamlFileError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,36 +154,11 @@ struct ThenYaml {
     reason: Option<String>,
 }
 
-/// Builds `PlayError::Invalid` for one file.
-struct Errors<'a> {
-    path: &'a str,
-}
-
-impl Errors<'_> {
-    fn at<T>(
-        &self,
-        s: &Spanned<T>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> PlayError {
-        PlayError::Invalid {
-            path: self.path.to_string(),
-            line: s.referenced.line(),
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
 impl Play {
     /// Parse and check the play in `text`; `path` is only used in error messages.
     pub fn parse(text: &str, path: &str) -> Result<Play, PlayError> {
-        let yaml: PlayYaml = serde_saphyr::from_str(text).map_err(|e| PlayError::Syntax {
-            path: path.to_string(),
-            line: e.location().map_or(0, |l| l.line()),
-            message: without_location(e.without_snippet().to_string()),
-        })?;
-        let err = Errors { path };
+        let yaml: PlayYaml = yaml_file::parse(text, path)?;
+        let err = Errors::new(path);
         let id = match yaml.id.value.trim() {
             "" => return Err(err.at(&yaml.id, "id", "must not be empty")),
             id => StrategyId::from(id),
@@ -253,15 +205,6 @@ impl Play {
             cases,
         })
     }
-}
-
-/// The parser's message without its ` at line L, column C` suffix: the line is already
-/// in front of it.
-fn without_location(mut message: String) -> String {
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
-    message
 }
 
 fn instruments(
