@@ -172,26 +172,7 @@ pub fn one_instrument(
     let out = run(&setup, &bench.tmp_dir.join("backtest-1.redb"))?;
     let end = Rss::read();
     let name = "backtest 1 instrument";
-    report.add(
-        format!("{name}: whole run"),
-        out.secs,
-        "s",
-        Target::Below(2.0 * scale),
-    );
-    report.add(
-        format!("{name}: bars/s"),
-        out.bars as f64 / out.secs,
-        "bar/s",
-        Target::Info,
-    );
-    report.add(
-        format!("{name}: events/s"),
-        out.events as f64 / out.secs,
-        "ev/s",
-        Target::Info,
-    );
-    report_cpu(name, &out, report);
-    report_months(name, &out.months, report);
+    report_run(name, &out, Target::Below(2.0 * scale), report);
     report_memory(name, &out, end, peak_reset.then_some(end.peak_kb), report);
     Ok(())
 }
@@ -213,6 +194,25 @@ fn report_cpu(name: &str, out: &Outcome, report: &mut Report) {
         Target::Info,
     );
     report.add(format!("{name}: process CPU"), process, "s", Target::Info);
+}
+
+/// The figures of one run: its time against `target`, rates, CPU and months.
+fn report_run(name: &str, out: &Outcome, target: Target, report: &mut Report) {
+    report.add(format!("{name}: whole run"), out.secs, "s", target);
+    report.add(
+        format!("{name}: bars/s"),
+        out.bars as f64 / out.secs,
+        "bar/s",
+        Target::Info,
+    );
+    report.add(
+        format!("{name}: events/s"),
+        out.events as f64 / out.secs,
+        "ev/s",
+        Target::Info,
+    );
+    report_cpu(name, out, report);
+    report_months(name, &out.months, report);
 }
 
 /// Bars per second of each month (wall time in `on_market`, and engine thread CPU
@@ -349,27 +349,12 @@ pub fn ten_instruments(
         sources,
     };
     let out = run(&setup, &bench.tmp_dir.join("backtest-10.redb"))?;
-    let name = "backtest 10 instruments";
-    report.add(
-        format!("{name}: whole run"),
-        out.secs,
-        "s",
+    report_run(
+        "backtest 10 instruments",
+        &out,
         Target::Below(15.0 * scale),
+        report,
     );
-    report.add(
-        format!("{name}: bars/s"),
-        out.bars as f64 / out.secs,
-        "bar/s",
-        Target::Info,
-    );
-    report.add(
-        format!("{name}: events/s"),
-        out.events as f64 / out.secs,
-        "ev/s",
-        Target::Info,
-    );
-    report_cpu(name, &out, report);
-    report_months(name, &out.months, report);
     Ok(())
 }
 

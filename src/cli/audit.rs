@@ -15,7 +15,7 @@ use super::positions::{position_json, positions_table};
 use super::{Output, Table};
 use crate::event::json::write_event;
 use crate::event::{Payload, PositionKey};
-use crate::log::{Ledger, ProvenEvent, position_events, projection_at};
+use crate::log::{ProvenEvent, position_events, projection_at};
 use crate::reduce::Projection;
 
 /// Arguments of `ledger audit`.
@@ -44,8 +44,7 @@ struct Life {
 /// Run `ledger audit`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let key: PositionKey = args.position.parse()?;
-    let ledger =
-        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = super::open_to_read(db)?;
     let reader = ledger.reader()?;
     let events = position_events(&reader, &key.to_string())?;
     if events.is_empty() {

@@ -37,9 +37,7 @@ pub struct Args {
 
 /// Run `ledger diff`; returns the exit status.
 pub fn exec(args: Args, out: Output) -> Result<u8> {
-    let open = |path: &Path| {
-        Ledger::open_to_read(path).with_context(|| format!("cannot open ledger {}", path.display()))
-    };
+    let open = super::open_to_read;
     let a = open(&args.a)?;
     // The same file twice: one handle (redb locks a file to one opener).
     let same_file = match (args.a.canonicalize(), args.b.canonicalize()) {

@@ -4,11 +4,11 @@ use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::Output;
 use crate::event::json::write_event;
-use crate::log::{Ledger, LogError};
+use crate::log::LogError;
 
 /// Arguments of `ledger export`.
 #[derive(Debug, clap::Args)]
@@ -23,8 +23,7 @@ pub struct Args {
 
 /// Run `ledger export`.
 pub fn exec(db: &Path, args: Args, _out: Output) -> Result<()> {
-    let ledger =
-        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = super::open_to_read(db)?;
     let reader = ledger.reader()?;
     let to = args.to.unwrap_or(u64::MAX);
     let stdout = std::io::stdout().lock();

@@ -19,7 +19,7 @@ mod run;
 mod stats;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -85,6 +85,14 @@ impl Cli {
 
 /// Run the parsed command; `Ok` holds the exit status (0 unless the command's result
 /// is itself a status, as for `diff`). Errors carry their context for the user.
+/// Open an existing ledger to read it through (`Ledger::open_to_read`), with the path
+/// in the error.
+fn open_to_read(db: &Path) -> anyhow::Result<crate::log::Ledger> {
+    use anyhow::Context;
+    crate::log::Ledger::open_to_read(db)
+        .with_context(|| format!("cannot open ledger {}", db.display()))
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Output { json: cli.json };
     let done = match cli.command {

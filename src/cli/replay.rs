@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::json;
 
 use super::Output;
 use super::positions::{positions_json, positions_table};
-use crate::log::{Ledger, fold, load_checkpoint};
+use crate::log::{fold, load_checkpoint};
 use crate::reduce::Projection;
 
 /// Arguments of `ledger replay`.
@@ -26,8 +26,7 @@ pub struct Args {
 
 /// Run `ledger replay`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
-    let ledger =
-        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = super::open_to_read(db)?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let to = args.to.unwrap_or(head.seq).min(head.seq);

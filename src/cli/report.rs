@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 use super::{Output, Table};
 use crate::event::Decimal;
-use crate::log::Ledger;
 use crate::report::{
     EquitySource, Metrics, PERIODS_PER_YEAR, Report, ReportBuilder, ReportOptions, render_svg,
 };
@@ -36,8 +35,7 @@ pub struct Args {
 
 /// Run `ledger report`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
-    let ledger =
-        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = super::open_to_read(db)?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let mut builder = ReportBuilder::new(ReportOptions {

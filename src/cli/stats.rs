@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use super::{Output, Table};
-use crate::log::Ledger;
 
 /// Arguments of `ledger stats`.
 #[derive(Debug, clap::Args)]
@@ -16,8 +15,7 @@ pub struct Args {}
 
 /// Run `ledger stats`.
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
-    let ledger =
-        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = super::open_to_read(db)?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let bar = out.progress(head.seq, "stats");

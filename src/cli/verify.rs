@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::Output;
-use crate::log::{Ledger, verify};
+use crate::log::verify;
 
 /// Arguments of `ledger verify`.
 #[derive(Debug, clap::Args)]
@@ -15,8 +15,7 @@ pub struct Args {}
 
 /// Run `ledger verify`.
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
-    let ledger =
-        Ledger::open_to_read(db).with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = super::open_to_read(db)?;
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let bar = out.progress(head.seq, "verify");
