@@ -89,12 +89,18 @@ impl Decimal {
 
     /// Checked addition.
     pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
-        self.0.checked_add(other.0).map(Decimal)
+        match exact_sum(self.0, other.0, false) {
+            Some(sum) => Some(sum),
+            None => self.0.checked_add(other.0).map(Decimal),
+        }
     }
 
     /// Checked subtraction.
     pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
-        self.0.checked_sub(other.0).map(Decimal)
+        match exact_sum(self.0, other.0, true) {
+            Some(difference) => Some(difference),
+            None => self.0.checked_sub(other.0).map(Decimal),
+        }
     }
 
     /// Checked multiplication; results past 28 fractional digits are rounded (banker's).
@@ -147,6 +153,16 @@ impl Decimal {
         if other > self { other } else { self }
     }
 
+    /// True when `|self| < 2^bits`, judged from the representation (mantissa against
+    /// `2^bits × 10^scale`), without arithmetic that could round or fail. The hot checks
+    /// use it to skip an overflow test that provably cannot fail.
+    pub fn magnitude_below_pow2(self, bits: u32) -> bool {
+        let bound = 1u128.checked_shl(bits).map_or(u128::MAX, |b| {
+            b.saturating_mul(POW10[self.0.scale() as usize])
+        });
+        self.0.mantissa().unsigned_abs() < bound
+    }
+
     /// Canonical `(mantissa, scale)`: the stored and hashed form.
     pub fn to_canonical_parts(self) -> (i128, u8) {
         let n = self.0.normalize();
@@ -167,6 +183,71 @@ impl Decimal {
         self.0.to_f64().unwrap_or(f64::NAN)
     }
 }
+
+/// `a + b` (or `a − b`) when it is exact: both aligned to the larger scale in `i128`,
+/// and the result non-zero and within 96 bits. That is bit for bit what rust_decimal
+/// returns for such a sum (same mantissa, same scale), only without its 192-bit
+/// buffer, which it takes whenever an operand is above 64 bits: running PnL and cost
+/// basis are, once a division has given them 28 digits. `None` hands everything else
+/// (zeros, whose sign and scale rust_decimal has its own rules for; rounding;
+/// overflow) to rust_decimal. `exact_sums_are_what_rust_decimal_returns` guards it.
+#[inline]
+fn exact_sum(
+    a: rust_decimal::Decimal,
+    b: rust_decimal::Decimal,
+    subtract: bool,
+) -> Option<Decimal> {
+    if a.is_zero() || b.is_zero() {
+        return None;
+    }
+    let scale = a.scale().max(b.scale());
+    let ma = aligned(a.mantissa(), scale - a.scale())?;
+    let mb = aligned(b.mantissa(), scale - b.scale())?;
+    let sum = match subtract {
+        true => ma.checked_sub(mb)?,
+        false => ma.checked_add(mb)?,
+    };
+    if sum == 0 || sum.unsigned_abs() >> 96 != 0 {
+        return None;
+    }
+    rust_decimal::Decimal::try_from_i128_with_scale(sum, scale)
+        .ok()
+        .map(Decimal)
+}
+
+/// `mantissa × 10^shift`, or `None` when that leaves `i128`. A table compare instead
+/// of `i128::checked_mul`, which is a slow library call.
+#[inline]
+fn aligned(mantissa: i128, shift: u32) -> Option<i128> {
+    if shift == 0 {
+        return Some(mantissa);
+    }
+    // Scales are 0..=28, so `shift` indexes both tables.
+    let shift = shift as usize;
+    (mantissa.unsigned_abs() <= ALIGN_LIMIT[shift]).then(|| mantissa * POW10[shift] as i128)
+}
+
+/// `i128::MAX / 10^n`: the largest magnitude `aligned` can scale by `10^n`.
+const ALIGN_LIMIT: [u128; 29] = {
+    let mut table = [0u128; 29];
+    let mut i = 0;
+    while i < 29 {
+        table[i] = (i128::MAX as u128) / POW10[i];
+        i += 1;
+    }
+    table
+};
+
+/// `10^0 ..= 10^28`: every power a rust_decimal scale can name.
+const POW10: [u128; 29] = {
+    let mut table = [1u128; 29];
+    let mut i = 1;
+    while i < 29 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
 
 impl std::ops::Neg for Decimal {
     type Output = Decimal;
@@ -307,6 +388,85 @@ mod tests {
                 .parse::<Decimal>()
                 .is_err()
         );
+    }
+
+    use proptest::prelude::*;
+
+    fn raw(d: Decimal) -> [u8; 16] {
+        d.0.serialize()
+    }
+
+    /// A decimal from a mantissa up to 96 bits and any scale rust_decimal allows.
+    fn any_decimal() -> impl Strategy<Value = Decimal> {
+        let mantissa = prop_oneof![
+            -1_000i128..1_000,
+            -(1i128 << 64)..(1i128 << 64),
+            -((1i128 << 96) - 1)..(1i128 << 96),
+            Just((1i128 << 96) - 1),
+            Just(-((1i128 << 96) - 1)),
+        ];
+        (mantissa, 0u32..=28)
+            .prop_map(|(m, s)| Decimal(rust_decimal::Decimal::from_i128_with_scale(m, s)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The fast exact sum is rust_decimal's own answer, to the bit (mantissa, scale
+        /// and sign), or it declines.
+        #[test]
+        fn exact_sums_are_what_rust_decimal_returns(
+            (a, b) in prop_oneof![
+                (any_decimal(), any_decimal()),
+                // Sums that cancel: zero results have their own sign rules.
+                any_decimal().prop_map(|a| (a, a)),
+                any_decimal().prop_map(|a| (a, -a)),
+                any_decimal().prop_map(|a| (a, a.normalized())),
+            ]
+        ) {
+            for subtract in [false, true] {
+                let slow = match subtract {
+                    true => a.0.checked_sub(b.0),
+                    false => a.0.checked_add(b.0),
+                };
+                if let Some(fast) = exact_sum(a.0, b.0, subtract) {
+                    let slow = slow.map(Decimal);
+                    prop_assert!(slow.is_some(), "{a:?} ± {b:?}: only the fast path has a result");
+                    prop_assert_eq!(raw(fast), raw(slow.unwrap_or_default()), "{:?} ± {:?}", a, b);
+                }
+                let public = match subtract {
+                    true => a.checked_sub(b),
+                    false => a.checked_add(b),
+                };
+                prop_assert_eq!(public.map(raw), slow.map(|d| raw(Decimal(d))));
+            }
+        }
+
+        /// `magnitude_below_pow2` agrees with comparing the values.
+        #[test]
+        fn magnitude_bound_is_exact(a in any_decimal(), bits in 0u32..100) {
+            let bound = rust_decimal::Decimal::from_i128_with_scale(1, 0);
+            let below = (0..bits).try_fold(bound, |acc, _| acc.checked_mul(rust_decimal::Decimal::TWO))
+                .map(|limit| a.0.abs() < limit)
+                .unwrap_or(true);
+            prop_assert_eq!(a.magnitude_below_pow2(bits), below);
+        }
+    }
+
+    #[test]
+    fn magnitude_bounds_follow_the_value_not_the_representation() {
+        assert!(d("4294967295").magnitude_below_pow2(32));
+        assert!(!d("4294967296").magnitude_below_pow2(32));
+        assert!(d("4294967295.99").magnitude_below_pow2(32));
+        assert!(!d("-4294967296.00").magnitude_below_pow2(32));
+        assert!(d("0.0000000000000000000000000001").magnitude_below_pow2(0));
+        assert!(!d("1").magnitude_below_pow2(0));
+        // A 28-digit mantissa at scale 24 is a small value.
+        assert!(d("1234.567890123456789012345678").magnitude_below_pow2(11));
+        assert!(!d("1234.567890123456789012345678").magnitude_below_pow2(10));
+        assert!(d("79228162514264337593543950335").magnitude_below_pow2(96));
+        assert!(d("79228162514264337593543950335").magnitude_below_pow2(200));
+        assert!(!d("79228162514264337593543950335").magnitude_below_pow2(95));
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn fold(
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<Envelope>>();
         let decoder = scope.spawn(move || decode_blocks(reader, from, to, tx, spare_rx));
         let mut folded: Result<(), LogError> = Ok(());
-        for mut block in rx.iter() {
+        for block in rx.iter() {
             let last = block.last().map(|e| e.seq);
             for envelope in &block {
                 if let Err(e) = projection.apply(envelope) {
@@ -80,8 +80,9 @@ pub fn fold(
             if let Some(seq) = last {
                 progress(seq);
             }
-            block.clear();
-            // The decoder may have finished; then the spare is simply dropped.
+            // Sent back full: the decoder clears it (dropping the events is work this,
+            // the busier thread, need not do). It may have finished; then the block
+            // is simply dropped here.
             let _ = spare_tx.send(block);
         }
         // Dropping the receiver stops the decoder at its next send.
@@ -103,9 +104,13 @@ fn decode_blocks(
     spares: std::sync::mpsc::Receiver<Vec<Envelope>>,
 ) -> Result<(), LogError> {
     reader.for_each_block(from, to, |header, body| {
-        let mut block = spares
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(header.count as usize));
+        let mut block = match spares.try_recv() {
+            Ok(mut spare) => {
+                spare.clear();
+                spare
+            }
+            Err(_) => Vec::with_capacity(header.count as usize),
+        };
         super::reader::for_each_record(header, body, |seq, record| {
             if seq < from {
                 return Ok(ControlFlow::Continue(()));

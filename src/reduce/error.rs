@@ -97,6 +97,7 @@ pub enum Violation {
 }
 
 /// `value`, or an [`Violation::Overflow`] naming `subject` and `what`.
+#[inline]
 pub(crate) fn checked(
     value: Option<Decimal>,
     subject: &dyn std::fmt::Display,

@@ -140,15 +140,95 @@ impl Projection {
                 self.apply_mark(key, px).map_err(fail)?;
                 self.forget(cutoff);
             }
-            None => {
-                let change = self.plan(&event.payload, seq, cutoff).map_err(fail)?;
-                // Forget first: the change may reuse a forgotten order's client id.
-                self.forget(cutoff);
-                self.commit(change, event.ts);
-            }
+            None => match self.apply_execution(&event.payload, seq, cutoff, event.ts) {
+                Some(applied) => applied.map_err(fail)?,
+                None => {
+                    let change = self.plan(&event.payload, seq, cutoff).map_err(fail)?;
+                    // Forget first: the change may reuse a forgotten order's client id.
+                    self.forget(cutoff);
+                    self.commit(change, event.ts);
+                }
+            },
         }
         self.last_seq = seq;
         self.last_ts = event.ts;
+        Ok(())
+    }
+
+    /// Fills, liquidations, ADL and funding (the rest of a log's bulk after marks),
+    /// applied without building a [`Change`]: the position is recomputed on one copy
+    /// and written back into its map slot only on success. Same checks, same result
+    /// as `plan` + `commit` (which `check_transition` still uses). `None` for any
+    /// other payload.
+    fn apply_execution(
+        &mut self,
+        payload: &Payload,
+        seq: Seq,
+        cutoff: Cutoff,
+        ts: Timestamp,
+    ) -> Option<Result<(), Violation>> {
+        let applied = match payload {
+            Payload::Fill(fill) => self.apply_fill(fill, seq, cutoff, ts),
+            Payload::Liquidation(fc) => {
+                let exec = forced_execution(fc, ExecKind::Liquidation);
+                let key = key(&fc.venue, &fc.book, &fc.instrument);
+                self.move_position(key, |p| p.executed(&exec, seq))
+            }
+            Payload::Adl(fc) => {
+                let exec = forced_execution(fc, ExecKind::Adl);
+                let key = key(&fc.venue, &fc.book, &fc.instrument);
+                self.move_position(key, |p| p.executed(&exec, seq))
+            }
+            Payload::Funding(f) => {
+                let key = key(&f.venue, &f.book, &f.instrument);
+                self.move_position(key, |p| p.funded(f.amount, seq))
+            }
+            _ => return None,
+        };
+        if applied.is_ok() && !matches!(payload, Payload::Fill(_)) {
+            self.forget(cutoff);
+        }
+        Some(applied)
+    }
+
+    /// A fill: its order's next state is planned first (nothing written), then the
+    /// position moves, then forgotten orders go, then the order is written.
+    fn apply_fill(
+        &mut self,
+        fill: &Fill,
+        seq: Seq,
+        cutoff: Cutoff,
+        ts: Timestamp,
+    ) -> Result<(), Violation> {
+        let key = key(&fill.venue, &fill.book, &fill.instrument);
+        let order = self.fill_order_after(fill, &key, seq, cutoff)?;
+        let exec = fill_execution(fill);
+        self.move_position(key, |p| p.executed(&exec, seq))?;
+        // Forget first: as in `apply_event`, the order is written after.
+        self.forget(cutoff);
+        if let Some(order) = order {
+            self.commit_order(order, ts);
+        }
+        Ok(())
+    }
+
+    /// Replace the position of `key` by `f` of it (of a new flat one carrying the
+    /// mark when there is none); on `Err` nothing is written.
+    fn move_position(
+        &mut self,
+        key: PositionKey,
+        f: impl FnOnce(&Position) -> Result<Position, Violation>,
+    ) -> Result<(), Violation> {
+        match self.positions.get_mut(&key) {
+            Some(position) => {
+                let next = f(position)?;
+                *position = next;
+            }
+            None => {
+                let position = self.with_position(&key, f)?;
+                self.positions.insert(key, position);
+            }
+        }
         Ok(())
     }
 
@@ -404,14 +484,32 @@ impl Projection {
 
     fn plan_fill(&self, fill: &Fill, seq: Seq, cutoff: Cutoff) -> Result<Change, Violation> {
         let key = key(&fill.venue, &fill.book, &fill.instrument);
-        let order = match self.fill_order(fill, cutoff) {
+        let order = self.fill_order_after(fill, &key, seq, cutoff)?;
+        let exec = fill_execution(fill);
+        let position = self.with_position(&key, |p| p.executed(&exec, seq))?;
+        Ok(Change {
+            order,
+            ..Change::position(position)
+        })
+    }
+
+    /// The next state of the order a fill names (`None`: an external order), checked
+    /// against the fill's position key and side.
+    fn fill_order_after(
+        &self,
+        fill: &Fill,
+        key: &PositionKey,
+        seq: Seq,
+        cutoff: Cutoff,
+    ) -> Result<Option<Order>, Violation> {
+        Ok(match self.fill_order(fill, cutoff) {
             None => None,
             Some(order) => {
                 let mismatch = |field| Violation::FillMismatch {
                     order: order.client_order_id.clone(),
                     field,
                 };
-                if order.key != key {
+                if order.key != *key {
                     return Err(mismatch("position key"));
                 }
                 if order.side != fill.side {
@@ -423,30 +521,12 @@ impl Projection {
                 };
                 Some(order.after(&event, seq)?)
             }
-        };
-        let exec = Execution {
-            kind: ExecKind::Fill,
-            side: fill.side,
-            qty: fill.qty,
-            px: fill.px,
-            fee: fill.fee,
-        };
-        let position = self.with_position(&key, |p| p.executed(&exec, seq))?;
-        Ok(Change {
-            order,
-            ..Change::position(position)
         })
     }
 
     fn plan_forced(&self, fc: &ForcedClose, kind: ExecKind, seq: Seq) -> Result<Change, Violation> {
         let key = key(&fc.venue, &fc.book, &fc.instrument);
-        let exec = Execution {
-            kind,
-            side: fc.side,
-            qty: fc.qty,
-            px: fc.px,
-            fee: fc.fee.unwrap_or(Decimal::ZERO),
-        };
+        let exec = forced_execution(fc, kind);
         let position = self.with_position(&key, |p| p.executed(&exec, seq))?;
         Ok(Change::position(position))
     }
@@ -512,13 +592,8 @@ impl Projection {
         if let Some(position) = change.position {
             self.positions.insert(position.key.clone(), position);
         }
-        if let Some(mut order) = change.order {
-            if order.state.is_terminal() && order.ended_ts.is_none() {
-                order.ended_ts = Some(ts);
-                self.ended_orders
-                    .insert((ts, order.client_order_id.clone()));
-            }
-            self.orders.insert(order.client_order_id.clone(), order);
+        if let Some(order) = change.order {
+            self.commit_order(order, ts);
         }
         if let Some((venue_key, id)) = change.venue_order_id {
             self.venue_order_ids.insert(venue_key, id);
@@ -526,6 +601,37 @@ impl Projection {
         if let Some((key, total)) = change.balance {
             self.balances.insert(key, total);
         }
+    }
+
+    /// Write an order's next state; one that has just ended is stamped with `ts` and
+    /// queued to be forgotten.
+    fn commit_order(&mut self, mut order: Order, ts: Timestamp) {
+        if order.state.is_terminal() && order.ended_ts.is_none() {
+            order.ended_ts = Some(ts);
+            self.ended_orders
+                .insert((ts, order.client_order_id.clone()));
+        }
+        self.orders.insert(order.client_order_id.clone(), order);
+    }
+}
+
+fn fill_execution(fill: &Fill) -> Execution {
+    Execution {
+        kind: ExecKind::Fill,
+        side: fill.side,
+        qty: fill.qty,
+        px: fill.px,
+        fee: fill.fee,
+    }
+}
+
+fn forced_execution(fc: &ForcedClose, kind: ExecKind) -> Execution {
+    Execution {
+        kind,
+        side: fc.side,
+        qty: fc.qty,
+        px: fc.px,
+        fee: fc.fee.unwrap_or(Decimal::ZERO),
     }
 }
 

@@ -288,3 +288,91 @@ fn a_mark_that_would_overflow_is_refused_and_changes_nothing() {
 fn apply_at(p: &mut Projection, seq: Seq, payload: Payload) {
     p.apply(&super::super::fixtures::env(seq, payload)).unwrap();
 }
+
+/// Amounts from ordinary to the edge of the decimal range, so some events overflow.
+fn arb_amount() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        4 => prop::sample::select(vec!["1", "0.5", "3", "0.001", "100", "99.99", "42000.5"]),
+        1 => prop::sample::select(vec![
+            "79228162514264337593543950335",
+            "39614081257132168796771975167",
+            "0.0000000000000000000000000001",
+            "1234567890123.123456789",
+        ]),
+    ]
+}
+
+/// A position-moving event on `key()`, or an order event; fills may name orders that
+/// exist, with a matching side or not, or none.
+fn arb_payload() -> impl Strategy<Value = Payload> {
+    let side = prop_oneof![Just(Side::Buy), Just(Side::Sell)];
+    let order = prop_oneof![Just(None), (0u8..4).prop_map(Some)];
+    let forced = |kind: u8, side: Side, qty: &str, px: &str| {
+        let k = key();
+        let fc = ForcedClose {
+            venue: k.venue,
+            book: k.book,
+            instrument: k.instrument,
+            exec_id: "liq".into(),
+            side,
+            px: d(px),
+            qty: d(qty),
+            fee: None,
+        };
+        match kind {
+            0 => Payload::Liquidation(fc),
+            _ => Payload::Adl(fc),
+        }
+    };
+    prop_oneof![
+        4 => (order, side.clone(), arb_amount(), arb_amount(), arb_amount()).prop_map(
+            |(order, side, qty, px, fee)| {
+                let id = order.map(|n| format!("o-{n}"));
+                fill(id.as_deref(), side, qty, px, fee)
+            }
+        ),
+        1 => (0u8..2, side.clone(), arb_amount(), arb_amount())
+            .prop_map(move |(kind, side, qty, px)| forced(kind, side, qty, px)),
+        1 => (arb_amount(), any::<bool>()).prop_map(|(amount, paid)| {
+            let k = key();
+            let amount = if paid { -d(amount) } else { d(amount) };
+            Payload::Funding(Funding {
+                venue: k.venue,
+                book: k.book,
+                instrument: k.instrument,
+                amount,
+                rate: None,
+            })
+        }),
+        2 => arb_amount().prop_map(trade),
+        1 => (0u8..4, side, arb_amount()).prop_map(|(n, side, qty)| {
+            submit(&format!("o-{n}"), side, qty, OrderType::Market)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `apply` writes fills, forced closes and funding in place, while
+    /// `check_transition` (what the live path asks first) plans them as a `Change`:
+    /// both must give the same verdict on every event, and a refused event must leave
+    /// the projection exactly as it was.
+    #[test]
+    fn apply_and_check_transition_agree_and_a_refusal_changes_nothing(
+        payloads in proptest::collection::vec(arb_payload(), 1..60),
+    ) {
+        let mut p = Projection::new();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let event = Event::new(Timestamp::from_nanos(i as i64 * HOUR), payload);
+            let verdict = p.check_transition(&event);
+            let before = p.clone();
+            let seq = p.last_seq() + 1;
+            let applied = p.apply(&Envelope { seq, event });
+            prop_assert_eq!(applied.clone().err().map(|e| e.violation), verdict.err());
+            if applied.is_err() {
+                prop_assert_eq!(&p, &before);
+            }
+        }
+    }
+}
