@@ -11,6 +11,7 @@ mod fixtures;
 mod order;
 mod position;
 mod projection;
+mod stored;
 
 pub use account::BalanceKey;
 pub use error::{ReduceError, Violation};

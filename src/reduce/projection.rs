@@ -21,8 +21,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
 use crate::event::codec::{self, CodecError};
 use crate::event::{
     ClientOrderId, Correction, CorrectionApplied, Decimal, Envelope, Event, Fill, ForcedClose,
@@ -58,19 +56,31 @@ use super::position::{ExecKind, Execution, Position};
 pub const ORDER_RETENTION_NANOS: i64 = 24 * 3_600 * 1_000_000_000;
 
 /// Everything the log says we hold, as a pure fold of its events.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// Its stored (and hashed) form is written by `stored.rs`: the marks and the positions
+/// are two maps there, one map of [`KeySlot`]s here.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Projection {
-    last_seq: Seq,
-    last_ts: Timestamp,
-    positions: BTreeMap<PositionKey, Position>,
-    orders: BTreeMap<ClientOrderId, Order>,
-    venue_order_ids: BTreeMap<(Venue, VenueOrderId), ClientOrderId>,
-    marks: BTreeMap<PositionKey, Decimal>,
-    balances: BTreeMap<BalanceKey, Decimal>,
+    pub(super) last_seq: Seq,
+    pub(super) last_ts: Timestamp,
+    /// Mark and position per key, so a trade finds both with one search.
+    pub(super) slots: BTreeMap<PositionKey, KeySlot>,
+    pub(super) orders: BTreeMap<ClientOrderId, Order>,
+    pub(super) venue_order_ids: BTreeMap<(Venue, VenueOrderId), ClientOrderId>,
+    pub(super) balances: BTreeMap<BalanceKey, Decimal>,
     /// The ended orders still held, by the event time they ended: the queue
     /// [`ORDER_RETENTION_NANOS`] is enforced from. Exactly the orders of `orders` that
     /// have an `ended_ts`.
-    ended_orders: BTreeSet<(Timestamp, ClientOrderId)>,
+    pub(super) ended_orders: BTreeSet<(Timestamp, ClientOrderId)>,
+}
+
+/// What the projection holds for one position key: the last mark (trade or candle
+/// close) and the position, either of which may be absent. When both are present,
+/// `position.mark_px == mark`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct KeySlot {
+    pub(super) mark: Option<Decimal>,
+    pub(super) position: Option<Position>,
 }
 
 /// Orders that ended at or before this event time are forgotten by the event being
@@ -219,14 +229,28 @@ impl Projection {
         key: PositionKey,
         f: impl FnOnce(&Position) -> Result<Position, Violation>,
     ) -> Result<(), Violation> {
-        match self.positions.get_mut(&key) {
-            Some(position) => {
+        match self.slots.get_mut(&key) {
+            Some(KeySlot {
+                position: Some(position),
+                ..
+            }) => {
                 let next = f(position)?;
                 *position = next;
             }
+            Some(slot) => {
+                let mut flat = Position::new(key);
+                flat.mark_px = slot.mark;
+                slot.position = Some(f(&flat)?);
+            }
             None => {
-                let position = self.with_position(&key, f)?;
-                self.positions.insert(key, position);
+                let position = f(&Position::new(key.clone()))?;
+                self.slots.insert(
+                    key,
+                    KeySlot {
+                        mark: None,
+                        position: Some(position),
+                    },
+                );
             }
         }
         Ok(())
@@ -235,14 +259,22 @@ impl Projection {
     /// Mark `key` at `px`: refused (nothing changed) when the position's unrealized PnL
     /// at `px` would overflow.
     fn apply_mark(&mut self, key: PositionKey, px: Decimal) -> Result<(), Violation> {
-        if let Some(position) = self.positions.get_mut(&key) {
-            position.check_mark(px)?;
-            position.mark_px = Some(px);
-        }
-        match self.marks.get_mut(&key) {
-            Some(mark) => *mark = px,
+        match self.slots.get_mut(&key) {
+            Some(slot) => {
+                if let Some(position) = &mut slot.position {
+                    position.check_mark(px)?;
+                    position.mark_px = Some(px);
+                }
+                slot.mark = Some(px);
+            }
             None => {
-                self.marks.insert(key, px);
+                self.slots.insert(
+                    key,
+                    KeySlot {
+                        mark: Some(px),
+                        position: None,
+                    },
+                );
             }
         }
         Ok(())
@@ -286,12 +318,14 @@ impl Projection {
 
     /// Every position ever touched (flat ones included), ordered by key.
     pub fn positions(&self) -> impl Iterator<Item = &Position> {
-        self.positions.values()
+        self.slots
+            .values()
+            .filter_map(|slot| slot.position.as_ref())
     }
 
     /// The position of `key`, if anything touched it.
     pub fn position(&self, key: &PositionKey) -> Option<&Position> {
-        self.positions.get(key)
+        self.slots.get(key)?.position.as_ref()
     }
 
     /// Every open order, and every ended one not yet forgotten (see
@@ -313,7 +347,7 @@ impl Projection {
 
     /// Last market price (trade or candle close) of `key`.
     pub fn mark(&self, key: &PositionKey) -> Option<Decimal> {
-        self.marks.get(key).copied()
+        self.slots.get(key)?.mark
     }
 
     /// Balances per `(venue, asset)`, ordered.
@@ -402,7 +436,7 @@ impl Projection {
         key: &PositionKey,
         f: impl FnOnce(&Position) -> Result<Position, Violation>,
     ) -> Result<Position, Violation> {
-        match self.positions.get(key) {
+        match self.position(key) {
             Some(position) => f(position),
             None => {
                 let mut position = Position::new(key.clone());
@@ -413,7 +447,7 @@ impl Projection {
     }
 
     fn plan_mark(&self, key: PositionKey, px: Decimal) -> Result<Change, Violation> {
-        if let Some(position) = self.positions.get(&key) {
+        if let Some(position) = self.position(&key) {
             position.check_mark(px)?;
         }
         Ok(Change {
@@ -584,13 +618,15 @@ impl Projection {
     /// forgotten.
     fn commit(&mut self, change: Change, ts: Timestamp) {
         if let Some((key, px)) = change.mark {
-            if let Some(position) = self.positions.get_mut(&key) {
+            let slot = self.slots.entry(key).or_default();
+            if let Some(position) = &mut slot.position {
                 position.mark_px = Some(px);
             }
-            self.marks.insert(key, px);
+            slot.mark = Some(px);
         }
         if let Some(position) = change.position {
-            self.positions.insert(position.key.clone(), position);
+            let slot = self.slots.entry(position.key.clone()).or_default();
+            slot.position = Some(position);
         }
         if let Some(order) = change.order {
             self.commit_order(order, ts);
