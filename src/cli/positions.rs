@@ -81,5 +81,5 @@ fn position_row(p: &Position) -> Vec<String> {
 
 /// The average entry price, absent when flat.
 fn avg_px(p: &Position) -> Option<crate::event::Decimal> {
-    (!p.qty.is_zero()).then_some(p.avg_px)
+    (!p.qty.is_zero()).then(|| p.avg_px())
 }

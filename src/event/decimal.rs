@@ -163,6 +163,19 @@ impl Decimal {
         self.0.mantissa().unsigned_abs() < bound
     }
 
+    /// True when `|self| ≥ 10^exponent`, for `exponent` in `-28..=0`, judged from the
+    /// representation (see `magnitude_below_pow2`).
+    pub fn magnitude_at_least_pow10(self, exponent: i32) -> bool {
+        let digits = exponent.clamp(-28, 0).unsigned_abs();
+        let scale = self.0.scale();
+        match scale.checked_sub(digits) {
+            // |m| × 10^-scale ≥ 10^-digits ⇔ |m| ≥ 10^(scale − digits).
+            Some(shift) => self.0.mantissa().unsigned_abs() >= POW10[shift as usize],
+            // Any non-zero value at this scale is at least 10^-scale > 10^-digits.
+            None => !self.0.is_zero(),
+        }
+    }
+
     /// Canonical `(mantissa, scale)`: the stored and hashed form.
     pub fn to_canonical_parts(self) -> (i128, u8) {
         let n = self.0.normalize();
@@ -440,6 +453,13 @@ mod tests {
                 };
                 prop_assert_eq!(public.map(raw), slow.map(|d| raw(Decimal(d))));
             }
+        }
+
+        /// `magnitude_at_least_pow10` agrees with comparing the values.
+        #[test]
+        fn tenth_power_bound_is_exact(a in any_decimal(), exponent in -28i32..=0) {
+            let limit = rust_decimal::Decimal::new(1, exponent.unsigned_abs());
+            prop_assert_eq!(a.magnitude_at_least_pow10(exponent), a.0.abs() >= limit);
         }
 
         /// `magnitude_below_pow2` agrees with comparing the values.

@@ -124,7 +124,8 @@ pub(super) fn market() -> MarketContext {
 pub(super) fn held(qty: &str) -> Option<Position> {
     let mut p = Position::new(PositionKey::new("bybit", "linear", "BTCUSDT"));
     p.qty = d(qty);
-    p.avg_px = d("40000");
+    // Held at an average of 40,000.
+    p.cost_basis = d("40000").checked_mul(p.qty.abs()).unwrap();
     Some(p)
 }
 

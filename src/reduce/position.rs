@@ -8,8 +8,9 @@
 //! # Accounting rules
 //!
 //! * `qty` is signed (long > 0). A fill in the position's direction (or from flat) adds
-//!   `px × qty` to `cost_basis`; `avg_px = cost_basis / |qty|`, rounded by the decimal
-//!   division, is kept for display only.
+//!   `px × qty` to `cost_basis`; `avg_px() = cost_basis / |qty|`, rounded by the decimal
+//!   division, is for display only: computed when asked (and when stored), never kept,
+//!   since a division per fill was the fold's largest single cost.
 //! * A fill against the position closes `closed = min(fill qty, |qty|)` and realizes
 //!   `proceeds − removed_cost` (sign by side), where `removed_cost = cost_basis × closed
 //!   / |qty|`: the average price of what remains does not move.
@@ -28,21 +29,20 @@
 //! * A correction (`set`) replaces size and average price, realizing nothing: the
 //!   current life is re-based as if opened at the corrected price.
 
-use serde::{Deserialize, Serialize};
-
 use crate::event::{Decimal, PositionKey, Seq, Side};
 
 use super::error::{Violation, checked};
 
 /// A netting position and its PnL. See the module doc for the accounting rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Stored (checkpoints, the projection hash) with `avg_px` after `qty`, as computed
+/// when written: see `stored.rs`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Position {
     /// `venue:book:instrument`.
     pub key: PositionKey,
     /// Signed size: long > 0, short < 0.
     pub qty: Decimal,
-    /// Average entry price of the open size (`cost_basis / |qty|`); zero when flat.
-    pub avg_px: Decimal,
     /// Exact entry cost of the open size (always ≥ 0); zero when flat.
     pub cost_basis: Decimal,
     /// Realized trading PnL over all lives, before fees and funding.
@@ -107,7 +107,6 @@ impl Position {
         Position {
             key,
             qty: Decimal::ZERO,
-            avg_px: Decimal::ZERO,
             cost_basis: Decimal::ZERO,
             realized: Decimal::ZERO,
             fees: Decimal::ZERO,
@@ -124,6 +123,13 @@ impl Position {
             closed_seq: None,
             last_seq: 0,
         }
+    }
+
+    /// Average entry price of the open size (`cost_basis / |qty|`); zero when flat.
+    pub fn avg_px(&self) -> Decimal {
+        // Invariant: every applied event checked that this division does not overflow
+        // (`check_average`); the fallback is unreachable.
+        self.average().unwrap_or(Decimal::ZERO)
     }
 
     /// True when there is no open size.
@@ -215,7 +221,7 @@ impl Position {
         if opening.is_positive() {
             next.open(exec.side, opening, exec.px, seq)?;
         }
-        next.avg_px = next.average()?;
+        next.check_average()?;
         next.last_seq = seq;
         next.check_derived()?;
         Ok(next)
@@ -277,6 +283,17 @@ impl Position {
         self.qty = checked(self.qty.checked_add(signed(exec.side, closed)), key, "qty")?;
         self.life_cash = life_cash;
         Ok(Decimal::ZERO)
+    }
+
+    /// Refuse a state whose `avg_px()` would overflow. Skipped when the magnitudes
+    /// rule it out: `cost_basis < 2^64` over `|qty| ≥ 10^-9` stays below 2^94.
+    fn check_average(&self) -> Result<(), Violation> {
+        let safe = self.is_flat()
+            || (self.cost_basis.magnitude_below_pow2(64) && self.qty.magnitude_at_least_pow10(-9));
+        match safe {
+            true => Ok(()),
+            false => self.average().map(|_| ()),
+        }
     }
 
     fn average(&self) -> Result<Decimal, Violation> {
@@ -345,7 +362,7 @@ impl Position {
         next.life_realized = Decimal::ZERO;
         let cash = avg_px.abs().checked_mul(qty).map(std::ops::Neg::neg);
         next.life_cash = checked(cash, key, "cash")?;
-        next.avg_px = next.average()?;
+        next.check_average()?;
         next.last_seq = seq;
         next.check_derived()?;
         Ok(next)
@@ -397,7 +414,7 @@ mod tests {
         let pos = run(&[(Buy, "1", "100", "0"), (Buy, "3", "200", "0")]);
         assert_eq!(pos.qty, d("4"));
         assert_eq!(pos.cost_basis, d("700"));
-        assert_eq!(pos.avg_px, d("175"));
+        assert_eq!(pos.avg_px(), d("175"));
         assert_eq!(pos.realized, d("0"));
         assert_eq!((pos.life, pos.lives_closed, pos.fills), (1, 0, 2));
         assert_eq!(pos.opened_seq, Some(1));
@@ -413,7 +430,7 @@ mod tests {
         assert_eq!(pos.qty, d("3"));
         assert_eq!(pos.realized, d("30"));
         assert_eq!(pos.life_realized, d("30"));
-        assert_eq!(pos.avg_px, d("150"));
+        assert_eq!(pos.avg_px(), d("150"));
         assert_eq!(pos.cost_basis, d("450"));
     }
 
@@ -430,7 +447,7 @@ mod tests {
         assert!(pos.is_flat());
         assert_eq!((pos.life, pos.lives_closed), (1, 1));
         assert_eq!(
-            (pos.avg_px, pos.cost_basis, pos.life_cash),
+            (pos.avg_px(), pos.cost_basis, pos.life_cash),
             (d("0"), d("0"), d("0"))
         );
         assert_eq!((pos.opened_seq, pos.closed_seq), (None, Some(4)));
@@ -463,7 +480,7 @@ mod tests {
         let pos = run(&[(Buy, "2", "100", "0"), (Sell, "5", "110", "0")]);
         assert_eq!(pos.realized, d("20"));
         assert_eq!(pos.qty, d("-3"));
-        assert_eq!(pos.avg_px, d("110"));
+        assert_eq!(pos.avg_px(), d("110"));
         assert_eq!(pos.cost_basis, d("330"));
         assert_eq!(pos.life_cash, d("330"));
         assert_eq!((pos.life, pos.lives_closed), (2, 1));
@@ -478,7 +495,7 @@ mod tests {
             (Buy, "1", "90", "0"),
         ]);
         assert_eq!(pos.qty, d("-3"));
-        assert_eq!(pos.avg_px, d("110"));
+        assert_eq!(pos.avg_px(), d("110"));
         assert_eq!(pos.realized, d("20"));
         let pos = pos.executed(&fill(Buy, "3", "115", "0"), 4).unwrap();
         // Life cash: +200 +240 −90 −345 = 5.
@@ -539,7 +556,7 @@ mod tests {
         let pos = run(&[(Buy, "2", "100", "0"), (Sell, "1", "110", "0")]);
         let pos = pos.set(d("-4"), d("105"), 3).unwrap();
         assert_eq!(
-            (pos.qty, pos.avg_px, pos.cost_basis),
+            (pos.qty, pos.avg_px(), pos.cost_basis),
             (d("-4"), d("105"), d("420"))
         );
         assert_eq!(pos.realized, d("10"));

@@ -241,7 +241,7 @@ impl World {
             .projection
             .positions()
             .filter(|p| !p.is_flat())
-            .map(|p| (p.key.instrument.clone(), p.qty, p.avg_px))
+            .map(|p| (p.key.instrument.clone(), p.qty, p.avg_px()))
             .collect();
         let simulated: Vec<_> = sim
             .iter()
