@@ -3,11 +3,11 @@
 //! The whole file goes into one redb write transaction: any bad line, or any event
 //! that does not apply (e.g. an impossible order transition), aborts it, so nothing
 //! from the file is appended. A parser thread reads and parses while this thread
-//! appends, so the two cores overlap; it also encodes each event and hashes its
-//! execution id, leaving the writer only the work that needs the ledger's state.
+//! appends, so the two cores overlap; it also encodes each event. Hashing execution ids
+//! is left to the writer, which measured as the less busy of the two.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -22,8 +22,8 @@ use crate::log::{Ledger, OpenMode, Prepared, Writer, WriterOptions};
 /// small enough that the two threads overlap well.
 const BATCH_LINES: usize = 8192;
 
-/// Batches in flight between the parser and the writer (bounds memory).
-const BATCHES_IN_FLIGHT: usize = 8;
+/// Batches in flight between the parser and the writer (bounds memory: ~3 MB each).
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Arguments of `ledger import`.
 #[derive(Debug, clap::Args)]
@@ -89,12 +89,14 @@ pub fn import_file(
     let mut writer = Writer::new(ledger, options)?;
     let bar = out.progress(total, "import");
     let (tx, rx) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
+    // Appended batches go back to the parser to be refilled (see `append_prepared`).
+    let (spare_tx, spare_rx) = mpsc::channel();
     let parse_path = path.to_path_buf();
-    let parser = std::thread::spawn(move || parse_lines(file, &parse_path, tx));
+    let parser = std::thread::spawn(move || parse_lines(file, &parse_path, tx, spare_rx));
     let mut summary = ImportSummary::default();
     let mut failure = None;
     for batch in rx.iter() {
-        let batch: Batch = match batch {
+        let mut batch: Batch = match batch {
             Ok(b) => b,
             Err(e) => {
                 failure = Some(e);
@@ -102,10 +104,14 @@ pub fn import_file(
             }
         };
         bar.inc(batch.bytes);
-        match writer.append_prepared(batch.events) {
+        match writer.append_prepared(&mut batch.events) {
             Ok(o) if o.rejected.is_empty() => {
                 summary.appended += o.appended;
                 summary.duplicates += o.duplicates;
+                batch.lines.clear();
+                batch.bytes = 0;
+                // The parser may have finished: then the batch is simply dropped.
+                let _ = spare_tx.send(batch);
             }
             Ok(o) => {
                 let (index, err) = &o.rejected[0];
@@ -136,22 +142,25 @@ pub fn import_file(
     Ok(summary)
 }
 
-fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> Result<()> {
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut buf = Vec::with_capacity(1024);
+fn parse_lines(
+    file: File,
+    path: &Path,
+    tx: mpsc::SyncSender<Result<Batch>>,
+    spares: mpsc::Receiver<Batch>,
+) -> Result<()> {
+    let mut lines = Lines::new(file);
     let mut line_no = 0u64;
     let mut batch = new_batch();
     loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
+        let line = lines
+            .next_line()
             .with_context(|| format!("{}:{}: cannot read", path.display(), line_no + 1))?;
-        if n == 0 {
+        let Some(line) = line else {
             break;
-        }
+        };
         line_no += 1;
-        batch.bytes += n as u64;
-        let text = match std::str::from_utf8(&buf) {
+        batch.bytes += line.len() as u64 + 1;
+        let text = match std::str::from_utf8(line) {
             Ok(t) => t.trim(),
             Err(e) => {
                 return send_error(
@@ -165,7 +174,8 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
         }
         match parse_event(text) {
             Ok(event) => {
-                if let Err(e) = batch.events.push(event) {
+                // The writer has the spare time: it hashes the execution ids.
+                if let Err(e) = batch.events.push_encoded(event) {
                     return send_error(
                         &tx,
                         anyhow!("{}:{line_no}: cannot store this event: {e}", path.display()),
@@ -175,18 +185,76 @@ fn parse_lines(file: File, path: &Path, tx: mpsc::SyncSender<Result<Batch>>) -> 
             }
             Err(e) => return send_error(&tx, anyhow!("{}:{line_no}: {e}", path.display())),
         }
-        if batch.events.len() >= BATCH_LINES
-            && tx
-                .send(Ok(std::mem::replace(&mut batch, new_batch())))
-                .is_err()
-        {
-            return Ok(());
+        if batch.events.len() >= BATCH_LINES {
+            let next = spares.try_recv().unwrap_or_else(|_| new_batch());
+            if tx.send(Ok(std::mem::replace(&mut batch, next))).is_err() {
+                return Ok(());
+            }
         }
     }
     if !batch.events.is_empty() {
         let _ = tx.send(Ok(batch));
     }
     Ok(())
+}
+
+/// A file's lines, read in large chunks and handed out as slices of the chunk:
+/// `BufRead::read_until` would copy every line out once more.
+struct Lines {
+    file: File,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl Lines {
+    fn new(file: File) -> Lines {
+        Lines::with_buffer(file, 1 << 20)
+    }
+
+    fn with_buffer(file: File, bytes: usize) -> Lines {
+        Lines {
+            file,
+            buf: vec![0; bytes.max(1)],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// The next line without its `\n` (a last line without one included), or `None`
+    /// at the end of the file.
+    fn next_line(&mut self) -> std::io::Result<Option<&[u8]>> {
+        loop {
+            let unread = &self.buf[self.start..self.end];
+            if let Some(at) = memchr::memchr(b'\n', unread) {
+                let line = self.start..self.start + at;
+                self.start += at + 1;
+                return Ok(Some(&self.buf[line]));
+            }
+            if self.eof {
+                let line = self.start..self.end;
+                self.start = self.end;
+                return Ok((!line.is_empty()).then(|| &self.buf[line]));
+            }
+            // Keep the partial line, at the front; a line longer than the buffer
+            // doubles it.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match self.file.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 fn new_batch() -> Batch {
@@ -201,4 +269,43 @@ fn send_error(tx: &mpsc::SyncSender<Result<Batch>>, err: anyhow::Error) -> Resul
     // The receiver may have stopped already; then the error it stopped for wins.
     let _ = tx.send(Err(err));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every line, as `split('\n')` gives them (without the empty piece after a final
+    /// newline), whatever the buffer size: lines across chunk ends, lines longer than
+    /// the buffer, empty lines, a last line without a newline.
+    #[test]
+    fn lines_are_read_whole_across_chunk_boundaries() {
+        let long = "x".repeat(100);
+        let texts = [
+            String::new(),
+            "\n".to_string(),
+            "a".to_string(),
+            "a\n".to_string(),
+            "a\nbc\n\ndef".to_string(),
+            format!("{long}\nshort\n{long}{long}\n\r\n"),
+            "é\nü\n".to_string(),
+        ];
+        for text in texts {
+            let mut expected: Vec<&str> = text.split('\n').collect();
+            if text.is_empty() || text.ends_with('\n') {
+                expected.pop();
+            }
+            for buffer in [1, 2, 3, 7, 64, 1 << 20] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("lines.jsonl");
+                std::fs::write(&path, &text).unwrap();
+                let mut lines = Lines::with_buffer(File::open(&path).unwrap(), buffer);
+                let mut got = Vec::new();
+                while let Some(line) = lines.next_line().unwrap() {
+                    got.push(String::from_utf8(line.to_vec()).unwrap());
+                }
+                assert_eq!(got, expected, "{text:?} with a {buffer}-byte buffer");
+            }
+        }
+    }
 }

@@ -148,7 +148,7 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Request>) -> Result<Head, LogE
             events_in_group += request.events.len();
             let outcome = match request.events {
                 Batch::Events(events) => writer.append(events),
-                Batch::Prepared(prepared) => writer.append_prepared(prepared),
+                Batch::Prepared(mut prepared) => writer.append_prepared(&mut prepared),
             };
             group.push((request.ack, outcome));
             if events_in_group < COMMIT_EVENTS_MAX {

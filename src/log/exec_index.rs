@@ -31,7 +31,7 @@ use crate::event::{ExecId, Seq, Venue};
 
 /// Pending executions before a flush is forced, whatever the caller's commit rhythm
 /// (~8 MiB of buffer).
-pub const FLUSH_AT: usize = 1 << 18;
+pub const FLUSH_AT: usize = 1 << 19;
 
 /// Bytes per stored entry.
 const ENTRY: usize = 16;
@@ -84,6 +84,17 @@ impl ExecIndex {
             pending: HashMap::default(),
             collided: Vec::new(),
         })
+    }
+
+    /// Warm the cache for these keys' filter probes (see `ExecFilter::warm`): for a
+    /// few executions of a batch, just before they are checked one by one.
+    pub fn warm(&self, keys: impl Iterator<Item = u64> + Clone) {
+        self.filter.warm(keys.clone());
+        // And their slots in `pending`, which `insert` probes next: independent
+        // lookups, so their misses overlap too.
+        for key in keys {
+            std::hint::black_box(self.pending.get(&key));
+        }
     }
 
     /// Seqs of the executions stored or pending under `key` (usually none).
