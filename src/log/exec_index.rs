@@ -30,7 +30,8 @@ use super::tables::EXECUTIONS;
 use crate::event::{ExecId, Seq, Venue};
 
 /// Pending executions before a flush is forced, whatever the caller's commit rhythm
-/// (~8 MiB of buffer).
+/// (~16 MiB of map). Each flush rewrites nearly every bucket, so fewer flushes mean
+/// less written; the bound is the import's memory (under 200 MB).
 pub const FLUSH_AT: usize = 1 << 19;
 
 /// Bytes per stored entry.
