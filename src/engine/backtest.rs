@@ -289,7 +289,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         let state = match self.writer.projection().position(&key) {
             Some(p) if !p.qty.is_zero() => PositionState {
                 qty: p.qty,
-                avg_px: Some(p.avg_px()),
+                cost_basis: p.cost_basis,
                 equity,
             },
             _ => PositionState::flat(equity),

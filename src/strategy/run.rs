@@ -23,8 +23,9 @@ use super::play::{Case, Play, Warmup};
 pub struct PositionState {
     /// Signed quantity: positive long, negative short, zero flat.
     pub qty: Decimal,
-    /// Average entry price while open.
-    pub avg_px: Option<Decimal>,
+    /// Entry cost of the open size (zero when flat): the average entry price is
+    /// derived from it only when a play asks (a division per bar otherwise).
+    pub cost_basis: Decimal,
     /// Account equity, in the quote currency.
     pub equity: Decimal,
 }
@@ -34,8 +35,16 @@ impl PositionState {
     pub fn flat(equity: Decimal) -> PositionState {
         PositionState {
             qty: Decimal::ZERO,
-            avg_px: None,
+            cost_basis: Decimal::ZERO,
             equity,
+        }
+    }
+
+    /// Average entry price (`cost_basis / |qty|`) while open; `None` when flat.
+    pub fn avg_px(&self) -> Option<Decimal> {
+        match self.qty.is_zero() {
+            true => None,
+            false => self.cost_basis.checked_div(self.qty.abs()),
         }
     }
 }
@@ -179,10 +188,7 @@ impl Scope for BarScope<'_> {
             Var::Close => Some(self.bar.close),
             Var::Volume => Some(self.bar.volume),
             Var::Position => Some(self.position.qty),
-            Var::EntryPx => match self.position.qty.is_zero() {
-                true => None,
-                false => self.position.avg_px,
-            },
+            Var::EntryPx => self.position.avg_px(),
             Var::Equity => Some(self.position.equity),
             Var::Feature(i) => self.features.value(i),
         }
@@ -280,7 +286,7 @@ mod tests {
                 position = match intent.action {
                     IntentAction::Entry | IntentAction::Add => PositionState {
                         qty: intent.side.sign(),
-                        avg_px: Some(bar.close),
+                        cost_basis: bar.close,
                         equity: position.equity,
                     },
                     IntentAction::Exit | IntentAction::Trim => PositionState::flat(position.equity),
@@ -463,7 +469,7 @@ mod tests {
         assert!(intents[0].intent_id.ends_with("-1"));
         let long = PositionState {
             qty: Decimal::ONE,
-            avg_px: Some(Decimal::from_int(9)),
+            cost_basis: Decimal::from_int(9),
             equity: Decimal::ONE,
         };
         let bar = candle(&key, "1m", 1, Decimal::from_int(10));
