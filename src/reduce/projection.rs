@@ -106,7 +106,6 @@ struct Change {
     position: Option<Position>,
     order: Option<Order>,
     venue_order_id: Option<((Venue, VenueOrderId), ClientOrderId)>,
-    mark: Option<(PositionKey, Decimal)>,
     balance: Option<(BalanceKey, Decimal)>,
 }
 
@@ -229,30 +228,14 @@ impl Projection {
         key: PositionKey,
         f: impl FnOnce(&Position) -> Result<Position, Violation>,
     ) -> Result<(), Violation> {
-        match self.slots.get_mut(&key) {
-            Some(KeySlot {
-                position: Some(position),
-                ..
-            }) => {
-                let next = f(position)?;
-                *position = next;
-            }
-            Some(slot) => {
-                let mut flat = Position::new(key);
-                flat.mark_px = slot.mark;
-                slot.position = Some(f(&flat)?);
-            }
-            None => {
-                let position = f(&Position::new(key.clone()))?;
-                self.slots.insert(
-                    key,
-                    KeySlot {
-                        mark: None,
-                        position: Some(position),
-                    },
-                );
-            }
+        if let Some(position) = self.slots.get_mut(&key).and_then(|s| s.position.as_mut()) {
+            let next = f(position)?;
+            *position = next;
+            return Ok(());
         }
+        // A key's first position: rare, so a second search is fine.
+        let position = self.with_position(&key, f)?;
+        self.slots.entry(key).or_default().position = Some(position);
         Ok(())
     }
 
@@ -446,14 +429,13 @@ impl Projection {
         }
     }
 
+    /// Only the check: `apply_event` writes marks itself (`apply_mark`), so a mark's
+    /// planned change is empty.
     fn plan_mark(&self, key: PositionKey, px: Decimal) -> Result<Change, Violation> {
         if let Some(position) = self.position(&key) {
             position.check_mark(px)?;
         }
-        Ok(Change {
-            mark: Some((key, px)),
-            ..Change::default()
-        })
+        Ok(Change::default())
     }
 
     fn plan_submit(
@@ -617,13 +599,6 @@ impl Projection {
     /// by `plan`. An order that has just ended is stamped with `ts` and queued to be
     /// forgotten.
     fn commit(&mut self, change: Change, ts: Timestamp) {
-        if let Some((key, px)) = change.mark {
-            let slot = self.slots.entry(key).or_default();
-            if let Some(position) = &mut slot.position {
-                position.mark_px = Some(px);
-            }
-            slot.mark = Some(px);
-        }
         if let Some(position) = change.position {
             let slot = self.slots.entry(position.key.clone()).or_default();
             slot.position = Some(position);

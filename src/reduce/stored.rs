@@ -26,10 +26,10 @@ use super::projection::{KeySlot, Projection};
 struct StoredRef<'a> {
     last_seq: Seq,
     last_ts: Timestamp,
-    positions: Positions<'a>,
+    positions: Column<'a, Position>,
     orders: &'a BTreeMap<ClientOrderId, Order>,
     venue_order_ids: &'a BTreeMap<(Venue, VenueOrderId), ClientOrderId>,
-    marks: Marks<'a>,
+    marks: Column<'a, Decimal>,
     balances: &'a BTreeMap<BalanceKey, Decimal>,
     ended_orders: &'a BTreeSet<(Timestamp, ClientOrderId)>,
 }
@@ -48,38 +48,24 @@ struct Stored {
     ended_orders: BTreeSet<(Timestamp, ClientOrderId)>,
 }
 
-/// The positions of the slots, as the map `BTreeMap<PositionKey, Position>` writes.
-struct Positions<'a>(&'a BTreeMap<PositionKey, KeySlot>);
+/// One half of the slots as the map a `BTreeMap<PositionKey, T>` writes: the
+/// positions, or the marks.
+struct Column<'a, T> {
+    slots: &'a BTreeMap<PositionKey, KeySlot>,
+    part: fn(&KeySlot) -> Option<&T>,
+}
 
-/// The marks of the slots, as the map `BTreeMap<PositionKey, Decimal>` writes.
-struct Marks<'a>(&'a BTreeMap<PositionKey, KeySlot>);
-
-impl Serialize for Positions<'_> {
+impl<T: Serialize> Serialize for Column<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let held = || {
-            self.0
+            self.slots
                 .iter()
-                .filter_map(|(key, slot)| Some((key, slot.position.as_ref()?)))
+                .filter_map(|(key, slot)| Some((key, (self.part)(slot)?)))
         };
         // The length goes first (bincode needs it), so the entries are walked twice.
         let mut map = serializer.serialize_map(Some(held().count()))?;
-        for (key, position) in held() {
-            map.serialize_entry(key, position)?;
-        }
-        map.end()
-    }
-}
-
-impl Serialize for Marks<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let held = || {
-            self.0
-                .iter()
-                .filter_map(|(key, slot)| Some((key, slot.mark.as_ref()?)))
-        };
-        let mut map = serializer.serialize_map(Some(held().count()))?;
-        for (key, mark) in held() {
-            map.serialize_entry(key, mark)?;
+        for (key, value) in held() {
+            map.serialize_entry(key, value)?;
         }
         map.end()
     }
@@ -90,10 +76,16 @@ impl Serialize for Projection {
         StoredRef {
             last_seq: self.last_seq,
             last_ts: self.last_ts,
-            positions: Positions(&self.slots),
+            positions: Column {
+                slots: &self.slots,
+                part: |slot| slot.position.as_ref(),
+            },
             orders: &self.orders,
             venue_order_ids: &self.venue_order_ids,
-            marks: Marks(&self.slots),
+            marks: Column {
+                slots: &self.slots,
+                part: |slot| slot.mark.as_ref(),
+            },
             balances: &self.balances,
             ended_orders: &self.ended_orders,
         }
