@@ -393,16 +393,20 @@ impl Writer {
                 .and_then(|id| self.projection.order(id))
                 .map(|order| order.key.clone()),
         };
+        if ahead.is_none() {
+            self.scratch.clear();
+            codec::encode_event(event, &mut self.scratch).map_err(|e| LogError::Encode {
+                seq,
+                detail: e.to_string(),
+            })?;
+        }
+        let len = ahead.map_or(self.scratch.len(), |a| a.record.len());
+        if self.block.would_overflow(len) {
+            self.seal_in(txn)?;
+        }
         match ahead {
             Some(ahead) => self.block.push(ahead.record, position),
-            None => {
-                self.scratch.clear();
-                codec::encode_event(event, &mut self.scratch).map_err(|e| LogError::Encode {
-                    seq,
-                    detail: e.to_string(),
-                })?;
-                self.block.push(&self.scratch, position);
-            }
+            None => self.block.push(&self.scratch, position),
         }
         if let (Some(key), Some(table)) = (exec_key, exec_table.as_mut()) {
             self.executions.insert(table, key, seq)?;
@@ -573,6 +577,28 @@ mod tests {
         assert_eq!(outcomes.0, outcomes.1);
         assert_eq!(a.committed_head(), b.committed_head());
         assert_eq!(a.projection(), b.projection());
+    }
+
+    /// Blocks are cut to fill redb's page runs: almost nothing of their allocation is
+    /// left empty (at 1,024 events a block, a quarter of each 64 KiB run was).
+    #[test]
+    fn stored_blocks_fill_their_pages() {
+        use redb::ReadableTableMetadata;
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.redb"), OpenMode::CreateIfMissing).unwrap();
+        let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
+        writer.append(events()).unwrap();
+        writer.commit().unwrap();
+        let read = ledger.db().begin_read().unwrap();
+        let blocks = read.open_table(BLOCKS).unwrap();
+        let stats = blocks.stats().unwrap();
+        assert!(blocks.len().unwrap() >= 4, "too few blocks to tell");
+        let (stored, empty) = (stats.stored_bytes(), stats.fragmented_bytes());
+        // The last block is partly empty, as is any block sealed by a checkpoint.
+        assert!(
+            empty * 10 < stored,
+            "{empty} empty bytes for {stored} stored"
+        );
     }
 
     /// A storage backend whose writes and syncs fail while `fail` is set.
