@@ -35,6 +35,7 @@ struct Head<'a> {
 pub struct JsonEventError(pub String);
 
 /// Read one JSON line as an event, validating its fields.
+#[inline]
 pub fn parse_event(line: &str) -> Result<Event, JsonEventError> {
     match leading_kind(line) {
         Some(kind) => match fast::parse(kind, line) {

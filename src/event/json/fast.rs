@@ -19,6 +19,7 @@ use super::super::{
 };
 
 /// The event of a plain `trade` or `fill` line, or `None` for the serde path.
+#[inline(always)]
 pub(super) fn parse(kind: &str, line: &str) -> Option<Event> {
     let mut fields = Fields::new(line)?;
     let mut head = Head::default();
@@ -219,6 +220,7 @@ fn owned(value: Value<'_>) -> Option<String> {
     string(value).map(str::to_owned)
 }
 
+#[inline(always)]
 fn trade(fields: &mut Fields<'_>, head: &mut Head) -> Option<Trade> {
     let (mut venue, mut book, mut instrument) = (None, None, None);
     let (mut px, mut qty, mut side_, mut trade_id) = (None, None, None, None);
@@ -245,6 +247,7 @@ fn trade(fields: &mut Fields<'_>, head: &mut Head) -> Option<Trade> {
     })
 }
 
+#[inline(always)]
 fn fill(fields: &mut Fields<'_>, head: &mut Head) -> Option<Fill> {
     let (mut venue, mut book, mut instrument) = (None, None, None);
     let (mut order_id, mut exec_id, mut side_) = (None, None, None);
