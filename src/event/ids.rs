@@ -115,6 +115,11 @@ impl std::hash::Hash for PositionKey {
 }
 
 impl PositionKey {
+    /// This key's parts, borrowed.
+    pub fn as_ref(&self) -> PositionKeyRef<'_> {
+        PositionKeyRef::new(&self.venue, &self.book, &self.instrument)
+    }
+
     /// Build from parts.
     pub fn new(venue: &str, book: &str, instrument: &str) -> PositionKey {
         PositionKey {
@@ -122,6 +127,103 @@ impl PositionKey {
             book: Book::from(book),
             instrument: Symbol::from(instrument),
         }
+    }
+}
+
+/// A position key's parts, borrowed from an event. A `BTreeMap<PositionKey, _>` is
+/// searched with it (`map.get(key.query())`) without building a key: the fold did
+/// that for every event, three string clones and drops each time.
+#[derive(Clone, Copy)]
+pub struct PositionKeyRef<'a> {
+    /// Venue namespace.
+    pub venue: &'a Venue,
+    /// Asset class within the venue.
+    pub book: &'a Book,
+    /// Instrument symbol.
+    pub instrument: &'a Symbol,
+}
+
+impl<'a> PositionKeyRef<'a> {
+    /// Borrow the parts.
+    pub fn new(venue: &'a Venue, book: &'a Book, instrument: &'a Symbol) -> Self {
+        PositionKeyRef {
+            venue,
+            book,
+            instrument,
+        }
+    }
+
+    /// The owned key.
+    pub fn to_key(self) -> PositionKey {
+        PositionKey {
+            venue: self.venue.clone(),
+            book: self.book.clone(),
+            instrument: self.instrument.clone(),
+        }
+    }
+
+    /// This key as a map query (see [`KeyParts`]).
+    pub fn query(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+
+    /// True when `key` has these parts.
+    pub fn is(self, key: &PositionKey) -> bool {
+        self.instrument == &key.instrument && self.book == &key.book && self.venue == &key.venue
+    }
+}
+
+/// A position key's three parts in its order (venue, book, instrument): what maps
+/// keyed by [`PositionKey`] compare when searched with a [`PositionKeyRef`]. It orders
+/// exactly as `PositionKey` does, as `Borrow` requires (tested).
+pub trait KeyParts {
+    /// `(venue, book, instrument)`.
+    fn parts(&self) -> (&str, &str, &str);
+}
+
+impl KeyParts for PositionKey {
+    fn parts(&self) -> (&str, &str, &str) {
+        (
+            self.venue.as_str(),
+            self.book.as_str(),
+            self.instrument.as_str(),
+        )
+    }
+}
+
+impl KeyParts for PositionKeyRef<'_> {
+    fn parts(&self) -> (&str, &str, &str) {
+        (
+            self.venue.as_str(),
+            self.book.as_str(),
+            self.instrument.as_str(),
+        )
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn KeyParts + 'a> for PositionKey {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
+impl PartialOrd for dyn KeyParts + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn KeyParts + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
     }
 }
 
@@ -153,6 +255,8 @@ impl fmt::Debug for PositionKey {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Borrow;
+
     use super::*;
 
     #[test]
@@ -182,6 +286,13 @@ mod tests {
                 let (ka, kb) = (PositionKey::new("v", a, b), PositionKey::new("v", b, a));
                 assert_eq!(ka.cmp(&kb), (a, b).cmp(&(b, a)), "{a:?} {b:?}");
                 assert_eq!(ka == kb, a == b);
+                // The borrowed form orders and compares as the key does (`Borrow`).
+                let (qa, qb): (&dyn KeyParts, &dyn KeyParts) = (ka.borrow(), kb.borrow());
+                assert_eq!(qa.cmp(qb), ka.cmp(&kb), "{a:?} {b:?}");
+                let ra = PositionKeyRef::new(&ka.venue, &ka.book, &ka.instrument);
+                assert_eq!(ra.query().cmp(qb), ka.cmp(&kb), "{a:?} {b:?}");
+                assert_eq!(ra.is(&kb), ka == kb);
+                assert_eq!(ra.to_key(), ka);
             }
         }
     }

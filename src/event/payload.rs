@@ -17,7 +17,7 @@ use super::reconcile::{CorrectionApplied, DriftDetected};
 use super::session::{
     ClockOffset, Connection, Resubscribed, SessionStarted, SessionStopped, TicksDropped,
 };
-use super::{ClientOrderId, Decimal, ExecId, PositionKey, Venue};
+use super::{ClientOrderId, Decimal, ExecId, PositionKey, PositionKeyRef, Venue};
 
 macro_rules! payloads {
     ($( $(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal, )*) => {
@@ -148,6 +148,11 @@ impl Payload {
     /// The position this payload is about, when it names one itself. Order events
     /// after `order_submitted` name only the order; the log resolves those.
     pub fn position_key(&self) -> Option<PositionKey> {
+        self.position_key_ref().map(PositionKeyRef::to_key)
+    }
+
+    /// [`Payload::position_key`], borrowed from the payload.
+    pub fn position_key_ref(&self) -> Option<PositionKeyRef<'_>> {
         let (venue, book, instrument) = match self {
             Payload::Trade(p) => (&p.venue, &p.book, &p.instrument),
             Payload::Quote(p) => (&p.venue, &p.book, &p.instrument),
@@ -169,11 +174,7 @@ impl Payload {
             },
             _ => return None,
         };
-        Some(PositionKey {
-            venue: venue.clone(),
-            book: book.clone(),
-            instrument: instrument.clone(),
-        })
+        Some(PositionKeyRef::new(venue, book, instrument))
     }
 
     /// The order this payload is about, for order lifecycle events.

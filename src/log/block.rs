@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::event::{PositionKey, Seq, codec};
+use crate::event::{PositionKey, PositionKeyRef, Seq, codec};
 
 /// Most events in one block. An audit reads and hashes every block that holds one of
 /// its position's events, so blocks are kept small (1,024 events, ~50–80 KiB): a
@@ -264,12 +264,17 @@ impl BlockBuilder {
     }
 
     /// Add an encoded record, indexed under `position` when it has one.
-    pub fn push(&mut self, record: &[u8], position: Option<PositionKey>) {
+    pub fn push(&mut self, record: &[u8], position: Option<PositionKeyRef<'_>>) {
         self.record_starts.push(self.body.len());
         put_varint(&mut self.body, record.len() as u64);
         self.body.extend_from_slice(record);
         if let Some(key) = position {
-            self.positions.entry(key).or_default().push(self.count);
+            match self.positions.get_mut(key.query()) {
+                Some(offsets) => offsets.push(self.count),
+                None => {
+                    self.positions.insert(key.to_key(), vec![self.count]);
+                }
+            }
         }
         self.count += 1;
     }
@@ -324,9 +329,10 @@ mod tests {
     #[test]
     fn records_round_trip_and_truncation_is_reported() {
         let mut b = BlockBuilder::new(10);
-        b.push(b"hello", Some(PositionKey::new("v", "b", "k")));
+        let key = PositionKey::new("v", "b", "k");
+        b.push(b"hello", Some(key.as_ref()));
         b.push(&[7u8; 300], None);
-        b.push(b"", Some(PositionKey::new("v", "b", "k")));
+        b.push(b"", Some(key.as_ref()));
         let got: Vec<_> = records(&b.body).collect::<Result<_, _>>().unwrap();
         assert_eq!(got, vec![&b"hello"[..], &[7u8; 300][..], &b""[..]]);
         assert_eq!(b.record(11), Some(&[7u8; 300][..]));

@@ -384,15 +384,6 @@ impl Writer {
             out.rejected.push((index, e));
             return Ok(());
         }
-        // Kept as the inline key here; it becomes the index's string once per block.
-        let position = match event.payload.position_key() {
-            Some(key) => Some(key),
-            None => event
-                .payload
-                .client_order_id()
-                .and_then(|id| self.projection.order(id))
-                .map(|order| order.key.clone()),
-        };
         if ahead.is_none() {
             self.scratch.clear();
             codec::encode_event(event, &mut self.scratch).map_err(|e| LogError::Encode {
@@ -404,6 +395,15 @@ impl Writer {
         if self.block.would_overflow(len) {
             self.seal_in(txn)?;
         }
+        // Borrowed: the block copies a key only the first time it sees it.
+        let position = match event.payload.position_key_ref() {
+            Some(key) => Some(key),
+            None => event
+                .payload
+                .client_order_id()
+                .and_then(|id| self.projection.order(id))
+                .map(|order| order.key.as_ref()),
+        };
         match ahead {
             Some(ahead) => self.block.push(ahead.record, position),
             None => self.block.push(&self.scratch, position),

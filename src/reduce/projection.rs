@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::event::codec::{self, CodecError};
 use crate::event::{
     ClientOrderId, Correction, CorrectionApplied, Decimal, Envelope, Event, Fill, ForcedClose,
-    OrderSubmitted, Payload, PositionKey, Seq, Timestamp, Venue, VenueOrderId,
+    OrderSubmitted, Payload, PositionKey, PositionKeyRef, Seq, Timestamp, Venue, VenueOrderId,
 };
 
 use super::account::{self, BalanceKey};
@@ -180,16 +180,16 @@ impl Projection {
             Payload::Fill(fill) => self.apply_fill(fill, seq, cutoff, ts),
             Payload::Liquidation(fc) => {
                 let exec = forced_execution(fc, ExecKind::Liquidation);
-                let key = key(&fc.venue, &fc.book, &fc.instrument);
+                let key = PositionKeyRef::new(&fc.venue, &fc.book, &fc.instrument);
                 self.move_position(key, |p| p.executed(&exec, seq))
             }
             Payload::Adl(fc) => {
                 let exec = forced_execution(fc, ExecKind::Adl);
-                let key = key(&fc.venue, &fc.book, &fc.instrument);
+                let key = PositionKeyRef::new(&fc.venue, &fc.book, &fc.instrument);
                 self.move_position(key, |p| p.executed(&exec, seq))
             }
             Payload::Funding(f) => {
-                let key = key(&f.venue, &f.book, &f.instrument);
+                let key = PositionKeyRef::new(&f.venue, &f.book, &f.instrument);
                 self.move_position(key, |p| p.funded(f.amount, seq))
             }
             _ => return None,
@@ -209,8 +209,8 @@ impl Projection {
         cutoff: Cutoff,
         ts: Timestamp,
     ) -> Result<(), Violation> {
-        let key = key(&fill.venue, &fill.book, &fill.instrument);
-        let order = self.fill_order_after(fill, &key, seq, cutoff)?;
+        let key = PositionKeyRef::new(&fill.venue, &fill.book, &fill.instrument);
+        let order = self.fill_order_after(fill, key, seq, cutoff)?;
         let exec = fill_execution(fill);
         self.move_position(key, |p| p.executed(&exec, seq))?;
         // Forget first: as in `apply_event`, the order is written after.
@@ -225,15 +225,17 @@ impl Projection {
     /// mark when there is none); on `Err` nothing is written.
     fn move_position(
         &mut self,
-        key: PositionKey,
+        key: PositionKeyRef<'_>,
         f: impl FnOnce(&Position) -> Result<Position, Violation>,
     ) -> Result<(), Violation> {
-        if let Some(position) = self.slots.get_mut(&key).and_then(|s| s.position.as_mut()) {
+        let slot = self.slots.get_mut(key.query());
+        if let Some(position) = slot.and_then(|s| s.position.as_mut()) {
             let next = f(position)?;
             *position = next;
             return Ok(());
         }
         // A key's first position: rare, so a second search is fine.
+        let key = key.to_key();
         let position = self.with_position(&key, f)?;
         self.slots.entry(key).or_default().position = Some(position);
         Ok(())
@@ -241,8 +243,8 @@ impl Projection {
 
     /// Mark `key` at `px`: refused (nothing changed) when the position's unrealized PnL
     /// at `px` would overflow.
-    fn apply_mark(&mut self, key: PositionKey, px: Decimal) -> Result<(), Violation> {
-        match self.slots.get_mut(&key) {
+    fn apply_mark(&mut self, key: PositionKeyRef<'_>, px: Decimal) -> Result<(), Violation> {
+        match self.slots.get_mut(key.query()) {
             Some(slot) => {
                 if let Some(position) = &mut slot.position {
                     position.check_mark(px)?;
@@ -252,7 +254,7 @@ impl Projection {
             }
             None => {
                 self.slots.insert(
-                    key,
+                    key.to_key(),
                     KeySlot {
                         mark: Some(px),
                         position: None,
@@ -499,10 +501,10 @@ impl Projection {
     }
 
     fn plan_fill(&self, fill: &Fill, seq: Seq, cutoff: Cutoff) -> Result<Change, Violation> {
-        let key = key(&fill.venue, &fill.book, &fill.instrument);
-        let order = self.fill_order_after(fill, &key, seq, cutoff)?;
+        let key = PositionKeyRef::new(&fill.venue, &fill.book, &fill.instrument);
+        let order = self.fill_order_after(fill, key, seq, cutoff)?;
         let exec = fill_execution(fill);
-        let position = self.with_position(&key, |p| p.executed(&exec, seq))?;
+        let position = self.with_position(&key.to_key(), |p| p.executed(&exec, seq))?;
         Ok(Change {
             order,
             ..Change::position(position)
@@ -514,7 +516,7 @@ impl Projection {
     fn fill_order_after(
         &self,
         fill: &Fill,
-        key: &PositionKey,
+        key: PositionKeyRef<'_>,
         seq: Seq,
         cutoff: Cutoff,
     ) -> Result<Option<Order>, Violation> {
@@ -525,7 +527,7 @@ impl Projection {
                     order: order.client_order_id.clone(),
                     field,
                 };
-                if order.key != *key {
+                if !key.is(&order.key) {
                     return Err(mismatch("position key"));
                 }
                 if order.side != fill.side {
@@ -669,11 +671,14 @@ impl Change {
     }
 }
 
-/// The key and price a trade or candle marks (`plan_mark`'s input).
-fn mark_of(payload: &Payload) -> Option<(PositionKey, Decimal)> {
+/// The key and price a trade or candle marks (`apply_mark`'s input).
+fn mark_of(payload: &Payload) -> Option<(PositionKeyRef<'_>, Decimal)> {
     match payload {
-        Payload::Trade(t) => Some((key(&t.venue, &t.book, &t.instrument), t.px)),
-        Payload::Candle(c) => Some((key(&c.venue, &c.book, &c.instrument), c.close)),
+        Payload::Trade(t) => Some((PositionKeyRef::new(&t.venue, &t.book, &t.instrument), t.px)),
+        Payload::Candle(c) => Some((
+            PositionKeyRef::new(&c.venue, &c.book, &c.instrument),
+            c.close,
+        )),
         _ => None,
     }
 }
