@@ -114,7 +114,7 @@ fn trade(i: u64, instrument: &str) -> Event {
         px: px(i),
         qty: qty(i),
         side: Some(side(i)),
-        trade_id: Some(format!("t{i}")),
+        trade_id: Some(format!("t{i}").into()),
     };
     Event::new(ts(i), Payload::Trade(trade))
 }

@@ -71,6 +71,10 @@ string_id! {
     VenueOrderId,
     /// The venue's id for one execution (fill); unique per venue.
     ExecId,
+    /// The venue's id for one print on the tape.
+    TradeId,
+    /// How a fill names its order: our client id, the venue's id, or an unknown id.
+    FillOrderId,
     /// A strategy's name.
     StrategyId,
     /// An asset or currency code: `USDT`, `BTC`.

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Book, Decimal, Side, Symbol, Timestamp, Venue};
+use super::{Book, Decimal, Side, Symbol, Timestamp, TradeId, Venue};
 
 /// One print on the tape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -27,7 +27,7 @@ pub struct Trade {
     pub side: Option<Side>,
     /// Venue's trade id, when it has one.
     #[serde(default)]
-    pub trade_id: Option<String>,
+    pub trade_id: Option<TradeId>,
 }
 
 /// Best bid and offer.

@@ -26,8 +26,8 @@ pub use decimal::{Decimal, DecimalParseError};
 pub use decision::{Intent, IntentAction, OrderRole, Plan, PlannedOrder, Size, Skip, SkipReason};
 pub use envelope::{Envelope, Event};
 pub use ids::{
-    Asset, Book, ClientOrderId, ExecId, KeyParts, PositionKey, PositionKeyParseError,
-    PositionKeyRef, Seq, StrategyId, Symbol, Venue, VenueOrderId,
+    Asset, Book, ClientOrderId, ExecId, FillOrderId, KeyParts, PositionKey, PositionKeyParseError,
+    PositionKeyRef, Seq, StrategyId, Symbol, TradeId, Venue, VenueOrderId,
 };
 pub use market::{Candle, FundingRate, Gap, GapKind, Quote, Timeframe, Trade};
 pub use order::{

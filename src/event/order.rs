@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Asset, Book, ClientOrderId, Decimal, ExecId, Symbol, Venue, VenueOrderId};
+use super::{
+    Asset, Book, ClientOrderId, Decimal, ExecId, FillOrderId, Symbol, Venue, VenueOrderId,
+};
 
 /// Buy or sell.
 #[derive(
@@ -197,7 +199,7 @@ pub struct Fill {
     pub instrument: Symbol,
     /// The order: our client id, the venue's id, or an id we never saw (external).
     #[serde(default)]
-    pub order_id: Option<String>,
+    pub order_id: Option<FillOrderId>,
     /// The venue's execution id.
     pub exec_id: ExecId,
     /// Side.

@@ -20,7 +20,7 @@ use super::json_rows::Row;
 use super::rows::{
     Cells, FileFormat, RowSource, find_column, invalid_row, is_numeric_row, quoted, require_column,
 };
-use crate::event::{Event, Payload, PositionKey, Side, Timestamp, Trade};
+use crate::event::{Event, Payload, PositionKey, Side, Timestamp, Trade, TradeId};
 
 const TIME_ALIASES: &[&str] = &["timestamp", "time", "ts", "datetime", "date", "trade_time"];
 const PRICE_ALIASES: &[&str] = &["price", "px"];
@@ -149,7 +149,9 @@ impl<R: BufRead> TradeReader<R> {
             None => None,
         };
         let trade_id = match cols.id {
-            Some(i) => Some(cells.text(i)?.to_string()).filter(|id| !id.is_empty()),
+            Some(i) => Some(cells.text(i)?)
+                .filter(|id| !id.is_empty())
+                .map(TradeId::from),
             None => None,
         };
         let trade = Trade {
@@ -233,7 +235,7 @@ mod tests {
                     }) => {
                         let recv = recv_ts.map_or("-".to_string(), |r| r.to_string());
                         let side = t.side.map_or("-".to_string(), |s| format!("{s:?}"));
-                        let id = t.trade_id.unwrap_or_else(|| "-".to_string());
+                        let id = t.trade_id.map_or("-".to_string(), |id| id.to_string());
                         format!("{ts} {recv} {} {} {side} {id}", t.px, t.qty)
                     }
                     Ok(other) => panic!("not a trade: {other:?}"),

@@ -81,7 +81,7 @@ pub(crate) fn fill(order_id: Option<&str>, side: Side, qty: &str, px: &str, fee:
         venue: k.venue,
         book: k.book,
         instrument: k.instrument,
-        order_id: order_id.map(str::to_string),
+        order_id: order_id.map(FillOrderId::from),
         exec_id: ExecId::from("x"),
         side,
         px: d(px),

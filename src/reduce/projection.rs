@@ -493,7 +493,7 @@ impl Projection {
     /// The order a fill's `order_id` names: a client id first, then a venue order id
     /// on the fill's venue. `None` is an external order (or a forgotten one).
     fn fill_order(&self, fill: &Fill, cutoff: Cutoff) -> Option<&Order> {
-        let id = fill.order_id.as_deref()?;
+        let id = fill.order_id.as_ref()?.as_str();
         match self.live_order(&ClientOrderId::from(id), cutoff) {
             Some(order) => Some(order),
             None => self.live_order_by_venue_id(&fill.venue, &VenueOrderId::from(id), cutoff),

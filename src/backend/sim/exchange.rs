@@ -306,7 +306,7 @@ impl SimExchange {
             venue: key.venue.clone(),
             book: key.book.clone(),
             instrument: key.instrument.clone(),
-            order_id: Some(id.as_str().to_string()),
+            order_id: Some(id.as_str().into()),
             exec_id: format!("{}{}", self.config.exec_id_prefix, self.execs)
                 .as_str()
                 .into(),

@@ -285,7 +285,7 @@ fn line(event: &Event) -> String {
         }
         Payload::Fill(f) => format!(
             "fill {} {} {}@{} fee {} {:?} {}",
-            f.order_id.as_deref().unwrap_or("-"),
+            f.order_id.as_ref().map_or("-", |o| o.as_str()),
             f.side.as_str(),
             f.qty,
             f.px,

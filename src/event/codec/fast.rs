@@ -20,10 +20,10 @@
 use compact_str::CompactString;
 
 use crate::event::{
-    Asset, Book, Candle, ClientOrderId, Decimal, Envelope, Event, ExecId, Fill, Liquidity,
-    OrderAccepted, OrderAmend, OrderCancelled, OrderRef, OrderRejected, OrderRequestRejected,
-    OrderSubmitted, OrderType, Payload, Quote, Seq, Side, Symbol, TimeInForce, Timeframe,
-    Timestamp, Trade, Venue, VenueOrderId,
+    Asset, Book, Candle, ClientOrderId, Decimal, Envelope, Event, ExecId, Fill, FillOrderId,
+    Liquidity, OrderAccepted, OrderAmend, OrderCancelled, OrderRef, OrderRejected,
+    OrderRequestRejected, OrderSubmitted, OrderType, Payload, Quote, Seq, Side, Symbol,
+    TimeInForce, Timeframe, Timestamp, Trade, TradeId, Venue, VenueOrderId,
 };
 
 /// Decode `bytes` (a record of the current format) and hand the event to `to`;
@@ -160,7 +160,7 @@ fn trade<E: Emit>(mut r: Bytes, head: Head, to: E) -> Option<E::Out> {
         px,
         qty,
         side,
-        trade_id: trade_id.map(String::from),
+        trade_id: trade_id.map(TradeId::from),
     }))))
 }
 
@@ -229,7 +229,7 @@ fn fill<E: Emit>(mut r: Bytes, head: Head, to: E) -> Option<E::Out> {
         venue: Venue(venue),
         book: Book(book),
         instrument: Symbol(instrument),
-        order_id: order_id.map(String::from),
+        order_id: order_id.map(FillOrderId::from),
         exec_id: ExecId(exec_id),
         side,
         px,

@@ -11,10 +11,10 @@ use super::{
     encode_event, fast, options,
 };
 use crate::event::{
-    Asset, Book, Candle, ClientOrderId, Decimal, Envelope, Event, ExecId, Fill, Liquidity,
-    OrderAccepted, OrderAmend, OrderCancelled, OrderRef, OrderRejected, OrderRequestRejected,
-    OrderSubmitted, OrderType, Payload, Quote, Side, Symbol, TimeInForce, Timeframe, Timestamp,
-    Trade, Venue, VenueOrderId,
+    Asset, Book, Candle, ClientOrderId, Decimal, Envelope, Event, ExecId, Fill, FillOrderId,
+    Liquidity, OrderAccepted, OrderAmend, OrderCancelled, OrderRef, OrderRejected,
+    OrderRequestRejected, OrderSubmitted, OrderType, Payload, Quote, Side, Symbol, TimeInForce,
+    Timeframe, Timestamp, Trade, TradeId, Venue, VenueOrderId,
 };
 use bincode::Options;
 
@@ -104,7 +104,7 @@ fn trade() -> BoxedStrategy<Payload> {
         decimal(),
         decimal(),
         proptest::option::of(side()),
-        proptest::option::of(text()),
+        proptest::option::of(id::<TradeId>()),
     )
         .prop_map(|(venue, book, instrument, px, qty, side, trade_id)| {
             Payload::Trade(Trade {
@@ -171,7 +171,7 @@ fn candle() -> BoxedStrategy<Payload> {
 fn fill() -> BoxedStrategy<Payload> {
     (
         (id::<Venue>(), id::<Book>(), id::<Symbol>()),
-        proptest::option::of(text()),
+        proptest::option::of(id::<FillOrderId>()),
         id::<ExecId>(),
         side(),
         (decimal(), decimal(), decimal()),

@@ -14,8 +14,8 @@
 //! `fast_lines_parse_as_serde_parses_them` holds it to that).
 
 use super::super::{
-    Asset, Book, Decimal, Event, ExecId, Fill, Liquidity, Payload, Side, Symbol, Timestamp, Trade,
-    Venue,
+    Asset, Book, Decimal, Event, ExecId, Fill, FillOrderId, Liquidity, Payload, Side, Symbol,
+    Timestamp, Trade, TradeId, Venue,
 };
 
 /// The event of a plain `trade` or `fill` line, or `None` for the serde path.
@@ -216,10 +216,6 @@ fn id<'a, T: From<&'a str>>(value: Value<'a>) -> Option<T> {
     string(value).map(T::from)
 }
 
-fn owned(value: Value<'_>) -> Option<String> {
-    string(value).map(str::to_owned)
-}
-
 #[inline(always)]
 fn trade(fields: &mut Fields<'_>, head: &mut Head) -> Option<Trade> {
     let (mut venue, mut book, mut instrument) = (None, None, None);
@@ -232,7 +228,7 @@ fn trade(fields: &mut Fields<'_>, head: &mut Head) -> Option<Trade> {
             "px" => set(&mut px, decimal(value)?)?,
             "qty" => set(&mut qty, decimal(value)?)?,
             "side" => set(&mut side_, optional(value, side)?)?,
-            "trade_id" => set(&mut trade_id, optional(value, owned)?)?,
+            "trade_id" => set(&mut trade_id, optional(value, id::<TradeId>)?)?,
             _ => ignore(head, key, value)?,
         }
     }
@@ -257,7 +253,7 @@ fn fill(fields: &mut Fields<'_>, head: &mut Head) -> Option<Fill> {
             "venue" => set(&mut venue, id::<Venue>(value)?)?,
             "book" => set(&mut book, id::<Book>(value)?)?,
             "instrument" => set(&mut instrument, id::<Symbol>(value)?)?,
-            "order_id" => set(&mut order_id, optional(value, owned)?)?,
+            "order_id" => set(&mut order_id, optional(value, id::<FillOrderId>)?)?,
             "exec_id" => set(&mut exec_id, id::<ExecId>(value)?)?,
             "side" => set(&mut side_, side(value)?)?,
             "px" => set(&mut px, decimal(value)?)?,
