@@ -171,6 +171,15 @@ impl<'a> PositionKeyRef<'a> {
         self
     }
 
+    /// `(venue, book, instrument)`, for as long as the parts are borrowed.
+    pub fn parts(self) -> (&'a str, &'a str, &'a str) {
+        (
+            self.venue.as_str(),
+            self.book.as_str(),
+            self.instrument.as_str(),
+        )
+    }
+
     /// True when `key` has these parts.
     pub fn is(self, key: &PositionKey) -> bool {
         self.instrument == &key.instrument && self.book == &key.book && self.venue == &key.venue
@@ -187,21 +196,13 @@ pub trait KeyParts {
 
 impl KeyParts for PositionKey {
     fn parts(&self) -> (&str, &str, &str) {
-        (
-            self.venue.as_str(),
-            self.book.as_str(),
-            self.instrument.as_str(),
-        )
+        self.as_ref().parts()
     }
 }
 
 impl KeyParts for PositionKeyRef<'_> {
     fn parts(&self) -> (&str, &str, &str) {
-        (
-            self.venue.as_str(),
-            self.book.as_str(),
-            self.instrument.as_str(),
-        )
+        PositionKeyRef::parts(*self)
     }
 }
 

@@ -148,17 +148,16 @@ struct Head {
 }
 
 impl Head {
-    /// Take `key` if it is the head's: `Some(true)` when taken, `Some(false)` when it
-    /// is not a head key, `None` when the value is not acceptable or the key repeats.
-    fn take(&mut self, key: &str, value: Value<'_>) -> Option<bool> {
+    /// A key the payload does not know: the head's are taken, any other is ignored as
+    /// serde ignores it (`seq`, fields of newer writers). `None` when a head value is
+    /// not acceptable or a head key repeats.
+    fn take(&mut self, key: &str, value: Value<'_>) -> Option<()> {
         match key {
-            "type" if std::mem::replace(&mut self.seen_type, true) => return None,
-            "type" => {}
-            "ts" => set(&mut self.ts, timestamp(value)?)?,
-            "recv_ts" => set(&mut self.recv_ts, optional(value, timestamp)?)?,
-            _ => return Some(false),
+            "type" => (!std::mem::replace(&mut self.seen_type, true)).then_some(()),
+            "ts" => set(&mut self.ts, timestamp(value)?),
+            "recv_ts" => set(&mut self.recv_ts, optional(value, timestamp)?),
+            _ => Some(()),
         }
-        Some(true)
     }
 }
 
@@ -229,7 +228,7 @@ fn trade(fields: &mut Fields<'_>, head: &mut Head) -> Option<Trade> {
             "qty" => set(&mut qty, decimal(value)?)?,
             "side" => set(&mut side_, optional(value, side)?)?,
             "trade_id" => set(&mut trade_id, optional(value, id::<TradeId>)?)?,
-            _ => ignore(head, key, value)?,
+            _ => head.take(key, value)?,
         }
     }
     Some(Trade {
@@ -261,7 +260,7 @@ fn fill(fields: &mut Fields<'_>, head: &mut Head) -> Option<Fill> {
             "fee" => set(&mut fee, decimal(value)?)?,
             "fee_asset" => set(&mut fee_asset, optional(value, id::<Asset>)?)?,
             "liquidity" => set(&mut liquidity_, liquidity(value)?)?,
-            _ => ignore(head, key, value)?,
+            _ => head.take(key, value)?,
         }
     }
     Some(Fill {
@@ -277,12 +276,6 @@ fn fill(fields: &mut Fields<'_>, head: &mut Head) -> Option<Fill> {
         fee_asset: fee_asset.flatten(),
         liquidity: liquidity_?,
     })
-}
-
-/// A key the payload does not know: the head's, or one serde ignores (`seq`, fields of
-/// newer writers).
-fn ignore(head: &mut Head, key: &str, value: Value<'_>) -> Option<()> {
-    head.take(key, value).map(|_| ())
 }
 
 #[cfg(test)]
