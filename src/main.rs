@@ -66,8 +66,9 @@ fn report(err: anyhow::Error, error_code: u8) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("error: {err:#}");
-    let corrupt = err
-        .chain()
-        .any(|c| matches!(c.downcast_ref::<LogError>(), Some(LogError::Corrupt { .. })));
+    let corrupt = err.chain().any(|c| {
+        c.downcast_ref::<LogError>()
+            .is_some_and(LogError::is_corruption)
+    });
     ExitCode::from(if corrupt { EXIT_CORRUPT } else { error_code })
 }

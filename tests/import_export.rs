@@ -30,9 +30,16 @@ fn duplicate_fills_are_skipped_and_counted() {
             r#"{{"type":"fill","ts":"2026-01-06T00:00:00Z","venue":"{venue}","book":"linear","instrument":"BTCUSDT","exec_id":"{exec}","side":"buy","px":"42000","qty":"0.01","fee":"0","liquidity":"taker"}}"#
         )
     };
-    // e-1 is in the log already; e-new twice in the file; e-1 on another venue is new.
+    // e-1 is in the log already (the sample's own line: an exact repeat); e-new twice
+    // in the file; e-1 on another venue is new.
+    let sample = std::fs::read_to_string(crate::support::sample()).unwrap();
+    let stored = sample
+        .lines()
+        .find(|l| l.contains(r#""exec_id":"e-1""#))
+        .unwrap()
+        .to_string();
     let text = [
-        fill("e-1", "bybit"),
+        stored,
         fill("e-new", "bybit"),
         fill("e-new", "bybit"),
         fill("e-1", "okx"),

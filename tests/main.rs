@@ -11,6 +11,7 @@ mod corruption;
 mod crash;
 mod diff;
 mod import_export;
+mod integrity;
 mod replay;
 mod report;
 mod stats;

@@ -59,3 +59,33 @@ fn replay_from_outside_the_log_is_an_error() {
     let err = f.run(&["replay", "--from", "100000"]).fails();
     assert!(err.contains("outside the log"), "{err}");
 }
+
+/// Issue 9 errors: a replay range is checked against the log, never clamped: a `--to`
+/// past the head, `--from 0`, or `--from` after `--to` each name the real range.
+#[test]
+fn replay_ranges_are_checked_not_clamped() {
+    let f = Fixture::sample();
+    for (args, expected) in [
+        (
+            vec!["--from", "20", "--to", "10"],
+            "--from 20 is after --to 10",
+        ),
+        (
+            vec!["--from", "20000", "--to", "10000"],
+            "--to 10000 is outside the log (1..=52)",
+        ),
+        (vec!["--to", "53"], "--to 53 is outside the log (1..=52)"),
+        (vec!["--from", "0"], "--from 0 is outside the log (1..=52)"),
+        (vec!["--to", "0"], "--to 0 is outside the log (1..=52)"),
+    ] {
+        let mut cmd = vec!["replay"];
+        cmd.extend(args.iter().copied());
+        let err = f.run(&cmd).fails();
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let empty = Fixture::empty();
+    empty.write("e.jsonl", "");
+    empty.run(&["import", "e.jsonl"]).ok();
+    let err = empty.run(&["replay", "--to", "1"]).fails();
+    assert!(err.contains("the ledger is empty"), "{err}");
+}

@@ -23,7 +23,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Run {
+    /// The outcome of a finished process.
+    pub fn from_output(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -63,7 +64,7 @@ pub fn ledger(dir: &Path, db: &Path, args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("the ledger binary runs");
-    Run::from(out)
+    Run::from_output(out)
 }
 
 /// A temp dir with a ledger built from the sample.

@@ -54,7 +54,12 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             known.join(", ")
         );
     }
-    let (recomputed, lives, lives_of_events) = recompute(&key, &events)?;
+    let Recomputed {
+        projection: recomputed,
+        lives,
+        lives_of_events,
+        overfills,
+    } = recompute(&key, &events)?;
     let shown: Vec<(&ProvenEvent, u32)> = events
         .iter()
         .zip(lives_of_events.iter().copied())
@@ -69,7 +74,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         let rows = events
             .iter()
             .zip(&lives_of_events)
-            .map(|(e, life)| event_json(e, *life))
+            .map(|(e, life)| event_json(e, *life, &overfills))
             .collect::<Result<Vec<_>>>()?;
         out.json_value(&json!({
             "position": key.to_string(),
@@ -78,6 +83,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             "recomputed": from_log,
             "replay": from_replay,
             "matches_replay": matches,
+            "overfills": overfills,
             "chain_ok": true,
             "head_seq": head.seq,
             "head_hash": head.hash.to_hex(),
@@ -87,6 +93,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             shown: &shown,
             total: events.len(),
             tail: args.tail,
+            overfills: &overfills,
         };
         out.text(&human(&key, &view, &lives, &recomputed, matches, head))?;
     }
@@ -96,21 +103,32 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     Ok(())
 }
 
-fn recompute(
-    key: &PositionKey,
-    events: &[ProvenEvent],
-) -> Result<(Projection, Vec<Life>, Vec<u32>)> {
+/// The position recomputed from its own events.
+struct Recomputed {
+    projection: Projection,
+    lives: Vec<Life>,
+    /// The life each event belongs to (0: none).
+    lives_of_events: Vec<u32>,
+    /// Seqs (ascending) of fills that took their order past its quantity.
+    overfills: Vec<u64>,
+}
+
+fn recompute(key: &PositionKey, events: &[ProvenEvent]) -> Result<Recomputed> {
     let mut projection = Projection::new();
     let mut lives: Vec<Life> = Vec::new();
     let mut per_event = Vec::with_capacity(events.len());
+    let mut overfills = Vec::new();
     for e in events {
         let seq = e.envelope.seq;
         let before = projection
             .position(key)
             .map(|p| (p.life, p.realized, p.qty.is_zero()));
-        projection
+        let applied = projection
             .apply(&e.envelope)
             .with_context(|| format!("recomputing {key}"))?;
+        if applied.overfill {
+            overfills.push(seq);
+        }
         let Some(p) = projection.position(key) else {
             per_event.push(0);
             continue;
@@ -143,16 +161,24 @@ fn recompute(
             l.open = open && l.ordinal == current;
         }
     }
-    Ok((projection, lives, per_event))
+    Ok(Recomputed {
+        projection,
+        lives,
+        lives_of_events: per_event,
+        overfills,
+    })
 }
 
-fn event_json(e: &ProvenEvent, life: u32) -> Result<Value> {
+fn event_json(e: &ProvenEvent, life: u32, overfills: &[u64]) -> Result<Value> {
     let mut line = Vec::new();
     write_event(&e.envelope, &mut line)?;
     let mut value: Value = serde_json::from_slice(&line)?;
     if let Value::Object(map) = &mut value {
         map.insert("hash".into(), Value::String(e.digest.to_hex()));
         map.insert("life".into(), json!(life));
+        if overfills.binary_search(&e.envelope.seq).is_ok() {
+            map.insert("overfill".into(), json!(true));
+        }
     }
     Ok(value)
 }
@@ -162,6 +188,8 @@ struct View<'a> {
     shown: &'a [(&'a ProvenEvent, u32)],
     total: usize,
     tail: Option<usize>,
+    /// Seqs of overfilling fills (ascending), marked in the listing.
+    overfills: &'a [u64],
 }
 
 fn is_market(payload: &Payload) -> bool {
@@ -194,7 +222,10 @@ fn human(
                 life.to_string()
             },
             e.envelope.event.payload.kind().to_string(),
-            summary(&e.envelope.event.payload),
+            match view.overfills.binary_search(&e.envelope.seq) {
+                Ok(_) => format!("{}  OVERFILL", summary(&e.envelope.event.payload)),
+                Err(_) => summary(&e.envelope.event.payload),
+            },
             e.digest.to_hex()[..16].to_string(),
         ]);
     }
@@ -215,8 +246,12 @@ fn human(
             },
         ]);
     }
+    let overfilled = match view.overfills {
+        [] => String::new(),
+        seqs => super::replay::overfill_line(seqs),
+    };
     format!(
-        "audit of {key}: {} events ({} listed), {} lives\n\n{}\nlives\n{}\nrecomputed from these events alone\n{}\nmatches full replay: {}\nhash chain: ok (genesis to head seq {}, hash {})\n",
+        "audit of {key}: {} events ({} listed), {} lives\n\n{}\nlives\n{}\nrecomputed from these events alone\n{}\nmatches full replay: {}\nhash chain: ok (genesis to head seq {}, hash {})\n{overfilled}",
         view.total,
         view.shown.len() - skip(view.shown.len()),
         lives.len(),

@@ -1,6 +1,6 @@
 //! `ledger compact`: give back the free space redb leaves in the file after large
 //! transactions (an import, a long backtest). The log is unchanged: same events, same
-//! chain, same head hash.
+//! chain, same head hash. Only a ledger that verifies is compacted.
 
 use std::path::Path;
 
@@ -18,7 +18,15 @@ pub struct Args {}
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
     let ledger = Ledger::open(db, OpenMode::Existing)
         .with_context(|| format!("cannot open ledger {}", db.display()))?;
-    let head = ledger.reader()?.head()?;
+    // Rewriting pages of a ledger that does not prove itself would bury the damage
+    // (and redb's compaction moves pages it never checks): verify everything first.
+    let reader = ledger.reader()?;
+    let bar = out.progress(reader.head_seq()?, "verify");
+    let report = crate::log::verify(&reader, |seq| bar.set_position(seq))
+        .with_context(|| format!("not compacting {}: it does not verify", db.display()))?;
+    bar.finish_and_clear();
+    drop(reader);
+    let head = report.head;
     let (before, after) = ledger.compact()?;
     if out.json {
         out.json_value(

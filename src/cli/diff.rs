@@ -26,8 +26,9 @@ pub const EXIT_TROUBLE: u8 = 2;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Exit status: 0 when the two logs hold the same events, 1 when they differ, 2 on trouble
-(3 when a ledger is corrupt). Equal block hashes prove equal prefixes without reading
-them; events are decoded and compared from the first block that differs.")]
+(3 when a ledger is corrupt). Every block of both ledgers is read and checked, and
+their identities (the head hashes) recomputed; records are compared seq by seq, so
+the same events stored in different blocks are identical.")]
 pub struct Args {
     /// The first ledger database.
     pub a: PathBuf,
@@ -114,7 +115,12 @@ fn event_value(seq: Seq, event: &Event) -> Result<Value> {
 }
 
 fn head_json(path: &Path, head: Head) -> Value {
-    json!({"path": path.display().to_string(), "head_seq": head.seq, "head_hash": head.hash.to_hex()})
+    json!({
+        "path": path.display().to_string(),
+        "head_seq": head.seq,
+        "head_hash": head.hash.to_hex(),
+        "block_hash": head.chain.to_hex(),
+    })
 }
 
 fn diff_json(args: &Args, d: &LogDiff, positions: &[PositionPair]) -> Result<Value> {
@@ -156,13 +162,14 @@ fn human(args: &Args, d: &LogDiff, positions: &[PositionPair]) -> Result<String>
         ));
     }
     match &d.first_difference {
-        None if d.head_a == d.head_b => out.push_str(&format!(
+        None if d.head_a.chain == d.head_b.chain => out.push_str(&format!(
             "identical: {} events, common head seq {} hash {}\n",
             d.head_a.seq, d.head_a.seq, d.head_a.hash
         )),
         None => out.push_str(&format!(
-            "identical events (seq 1..={}), stored in different blocks\n",
-            d.head_a.seq
+            "identical: {} events, common head seq {} hash {} \
+             (stored in different blocks)\n",
+            d.head_a.seq, d.head_a.seq, d.head_a.hash
         )),
         Some(f) => {
             out.push_str(&format!(

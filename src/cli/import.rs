@@ -15,6 +15,7 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 
 use super::Output;
+use crate::event::Timestamp;
 use crate::event::json::parse_event;
 use crate::log::{Ledger, OpenMode, Prepared, Writer, WriterOptions};
 
@@ -30,8 +31,9 @@ const BATCHES_IN_FLIGHT: usize = 4;
 pub struct Args {
     /// JSON Lines file, one event per line, tagged by "type".
     pub file: PathBuf,
-    /// Store a projection checkpoint every this many events.
-    #[arg(long, default_value_t = crate::log::DEFAULT_CHECKPOINT_EVERY)]
+    /// Store a projection checkpoint every this many events (at least 1).
+    #[arg(long, default_value_t = crate::log::DEFAULT_CHECKPOINT_EVERY,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
 }
 
@@ -40,15 +42,23 @@ struct Batch {
     events: Prepared,
     lines: Vec<u64>,
     bytes: u64,
+    /// Events in this batch older than an event before them (see `ImportSummary`).
+    out_of_order: u64,
 }
 
 /// Counts of one import.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportSummary {
     /// Events appended.
     pub appended: u64,
-    /// Duplicate executions skipped.
+    /// Duplicate executions skipped (exact repeats of a stored execution).
     pub duplicates: u64,
+    /// Events whose `ts` is earlier than that of an event before them (in the log or
+    /// the file). Taken as they are: the log is ordered by seq, not by time
+    /// (ARCHITECTURE.md, "Time order"), but a user importing a file should know.
+    pub out_of_order: u64,
+    /// Seqs of the fills that took their order past its quantity (applied, flagged).
+    pub overfills: Vec<u64>,
 }
 
 /// Run `ledger import`.
@@ -56,7 +66,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let ledger = Ledger::open(db, OpenMode::CreateIfMissing)
         .with_context(|| format!("cannot open ledger {}", db.display()))?;
     let options = WriterOptions {
-        checkpoint_every: args.checkpoint_every.max(1),
+        checkpoint_every: args.checkpoint_every,
         ..WriterOptions::default()
     };
     let summary = import_file(&ledger, &args.file, options, out)?;
@@ -65,14 +75,26 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         out.json_value(&json!({
             "appended": summary.appended,
             "skipped_duplicates": summary.duplicates,
+            "out_of_time_order": summary.out_of_order,
+            "overfills": summary.overfills,
             "head_seq": head.seq,
             "head_hash": head.hash.to_hex(),
         }))?;
     } else {
-        out.text(&format!(
+        let mut text = format!(
             "appended {} events, skipped {} duplicate executions\nhead seq {}  hash {}\n",
             summary.appended, summary.duplicates, head.seq, head.hash
-        ))?;
+        );
+        if summary.out_of_order > 0 {
+            text.push_str(&format!(
+                "note: {} events are older than an event before them (kept in file order)\n",
+                summary.out_of_order
+            ));
+        }
+        if !summary.overfills.is_empty() {
+            text.push_str(&super::replay::overfill_line(&summary.overfills));
+        }
+        out.text(&text)?;
     }
     Ok(())
 }
@@ -86,13 +108,15 @@ pub fn import_file(
 ) -> Result<ImportSummary> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut writer = Writer::new(ledger, options)?;
+    let mut writer = Writer::new(ledger, options)
+        .with_context(|| format!("cannot append to {}", ledger.path().display()))?;
+    let latest = writer.projection().last_ts();
     let bar = out.progress(total, "import");
     let (tx, rx) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
     // Appended batches go back to the parser to be refilled (see `append_prepared`).
     let (spare_tx, spare_rx) = mpsc::channel();
     let parse_path = path.to_path_buf();
-    let parser = std::thread::spawn(move || parse_lines(file, &parse_path, tx, spare_rx));
+    let parser = std::thread::spawn(move || parse_lines(file, &parse_path, latest, tx, spare_rx));
     let (stop_flushing, flushing) = mpsc::channel::<()>();
     let ledger_path = ledger.path().to_path_buf();
     let flusher = std::thread::spawn(move || flush_behind(&ledger_path, flushing));
@@ -111,8 +135,11 @@ pub fn import_file(
             Ok(o) if o.rejected.is_empty() => {
                 summary.appended += o.appended;
                 summary.duplicates += o.duplicates;
+                summary.out_of_order += batch.out_of_order;
+                summary.overfills.extend(o.overfills);
                 batch.lines.clear();
                 batch.bytes = 0;
+                batch.out_of_order = 0;
                 // The parser may have finished: then the batch is simply dropped.
                 let _ = spare_tx.send(batch);
             }
@@ -170,9 +197,12 @@ fn flush_behind(ledger_path: &Path, stop: mpsc::Receiver<()>) {
     }
 }
 
+/// Parse `file` into batches for the writer. `latest` is the time of the log's last
+/// event: an event older than it, or than any before it in the file, is counted.
 fn parse_lines(
     file: File,
     path: &Path,
+    mut latest: Timestamp,
     tx: mpsc::SyncSender<Result<Batch>>,
     spares: mpsc::Receiver<Batch>,
 ) -> Result<()> {
@@ -188,6 +218,12 @@ fn parse_lines(
         };
         line_no += 1;
         batch.bytes += line.len() as u64 + 1;
+        // A byte order mark before the first line is an editor's, not the data's (CSV
+        // and YAML inputs accept one too).
+        let line = match line_no {
+            1 => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line),
+            _ => line,
+        };
         let text = match std::str::from_utf8(line) {
             Ok(t) => t.trim(),
             Err(e) => {
@@ -202,6 +238,11 @@ fn parse_lines(
         }
         match parse_event(text) {
             Ok(event) => {
+                if event.ts < latest {
+                    batch.out_of_order += 1;
+                } else {
+                    latest = event.ts;
+                }
                 // The writer has the spare time: it hashes the execution ids.
                 if let Err(e) = batch.events.push_encoded(event) {
                     return send_error(
@@ -318,6 +359,7 @@ fn new_batch() -> Batch {
         events: Prepared::with_capacity(BATCH_LINES),
         lines: Vec::with_capacity(BATCH_LINES),
         bytes: 0,
+        out_of_order: 0,
     }
 }
 

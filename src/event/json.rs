@@ -59,11 +59,11 @@ fn parse_one_pass(kind: &str, line: &str) -> Result<Event, JsonEventError> {
     let parsed = Payload::from_deserializer(kind, head::Intercept::new(&mut de, &mut fields));
     let payload = match parsed {
         Some(Ok(payload)) => payload,
-        Some(Err(e)) if fields.head_error => return Err(JsonEventError(e.to_string())),
-        Some(Err(e)) => return Err(JsonEventError(format!("{kind}: {e}"))),
+        Some(Err(e)) if fields.head_error => return Err(JsonEventError(message(&e))),
+        Some(Err(e)) => return Err(JsonEventError(format!("{kind}: {}", message(&e)))),
         None => return Err(unknown_kind(kind)),
     };
-    de.end().map_err(|e| JsonEventError(e.to_string()))?;
+    de.end().map_err(|e| JsonEventError(message(&e)))?;
     let ts = fields
         .ts
         .ok_or_else(|| JsonEventError("missing field `ts`".into()))?;
@@ -85,10 +85,36 @@ fn unknown_kind(kind: &str) -> JsonEventError {
     ))
 }
 
+/// serde_json's message with its position as a column: the caller names the file and
+/// line, and a JSON line is always "line 1" to serde, which only misleads.
+fn message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(bare) => format!("{bare} (column {})", e.column()),
+        None => text,
+    }
+}
+
+/// A line that is valid JSON but not an object (`null`, `[1]`, `42`) or not JSON at
+/// all: say what a line must be, not what serde expected of an internal struct.
+fn not_an_object(line: &str) -> JsonEventError {
+    let shown: String = line.trim().chars().take(40).collect();
+    JsonEventError(format!(
+        "`{shown}` is not an event: each line must be one JSON object with a \
+         \"type\" and a \"ts\", such as {{\"type\":\"trade\",\"ts\":\"2026-01-05T00:00:01Z\",...}}"
+    ))
+}
+
 fn parse_two_pass(line: &str) -> Result<Event, JsonEventError> {
-    let head: Head<'_> = serde_json::from_str(line).map_err(|e| JsonEventError(e.to_string()))?;
+    if !line.trim_start().starts_with('{') {
+        return Err(not_an_object(line));
+    }
+    let head: Head<'_> = serde_json::from_str(line).map_err(|e| JsonEventError(message(&e)))?;
     let payload = match Payload::from_json(&head.kind, line) {
-        Some(parsed) => parsed.map_err(|e| JsonEventError(format!("{}: {e}", head.kind)))?,
+        Some(parsed) => {
+            parsed.map_err(|e| JsonEventError(format!("{}: {}", head.kind, message(&e))))?
+        }
         None => return Err(unknown_kind(&head.kind)),
     };
     payload
@@ -232,5 +258,23 @@ mod tests {
                 "{line}: got `{err}`, want `{expected}`"
             );
         }
+    }
+
+    /// Issue 9 errors: a line that is not an object says what a line must be (not
+    /// "expected struct Head"), and a position is a column, not serde's "line 1".
+    #[test]
+    fn errors_speak_of_lines_and_columns_not_internals() {
+        for line in ["null", "[1]", "42", "\"trade\""] {
+            let err = parse_event(line).unwrap_err().to_string();
+            assert!(err.contains("is not an event"), "{line}: {err}");
+            assert!(!err.contains("Head") && !err.contains("struct"), "{err}");
+        }
+        let line = r#"{"type":"trade","ts":"2026-01-05T00:00:01Z","venue":"b","book":"l","instrument":"X","px":"1x","qty":"1","side":"buy"}"#;
+        let err = parse_event(line).unwrap_err().to_string();
+        assert!(err.contains("(column "), "{err}");
+        assert!(!err.contains("line 1"), "{err}");
+        let line = r#"{"ts":"2026-01-05T00:00:01Z","type":"trade","px":}"#;
+        let err = parse_event(line).unwrap_err().to_string();
+        assert!(err.contains("(column ") && !err.contains("line 1"), "{err}");
     }
 }

@@ -9,13 +9,13 @@ use crate::reduce::ReduceError;
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// Another process has the database open.
-    #[error("{path}: held by another running ledger process (redb file lock)")]
+    #[error("{}: held by another running ledger process (redb file lock)", path.display())]
     Locked {
         /// The database file.
         path: PathBuf,
     },
     /// The file is not a ledger database at all.
-    #[error("{path}: not a ledger database ({detail})")]
+    #[error("{}: not a ledger database ({detail})", path.display())]
     NotALedger {
         /// The database file.
         path: PathBuf,
@@ -24,7 +24,8 @@ pub enum LogError {
     },
     /// Written by an older `ledger` whose table layout this build does not read.
     #[error(
-        "{path}: ledger format {found} was written by an older build; this build reads format {supported} (export it with the older build and import the JSON Lines here)"
+        "{}: ledger format {found} was written by an older build; this build reads format {supported} (export it with the older build and import the JSON Lines here)",
+        path.display()
     )]
     OlderFormat {
         /// The database file.
@@ -36,7 +37,8 @@ pub enum LogError {
     },
     /// Written by a newer `ledger`.
     #[error(
-        "{path}: ledger format {found} is newer than this build supports ({supported}); upgrade ledger"
+        "{}: ledger format {found} is newer than this build supports ({supported}); upgrade ledger",
+        path.display()
     )]
     NewerFormat {
         /// The database file.
@@ -46,8 +48,38 @@ pub enum LogError {
         /// Newest format this build reads.
         supported: u16,
     },
+    /// The file could not be opened, read or created: permissions, a missing
+    /// directory, a full disk. Not corruption: the data may well be fine.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A write was asked of a ledger opened read-only.
+    #[error("{}: opened read-only; this command cannot write to it", path.display())]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// redb cannot open the file: its own structures are damaged.
+    #[error("{}: damaged ledger file: {detail}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        detail: String,
+    },
+    /// A new, empty database: its tables are to be created (internal to opening).
+    #[error("the ledger has no tables yet")]
+    Uninitialized,
     /// There is no ledger at the path.
-    #[error("{path}: no ledger here (create one with `ledger import` or `ledger run`)")]
+    #[error(
+        "{}: no ledger here (create one with `ledger import` or `ledger run`)",
+        path.display()
+    )]
     Missing {
         /// The database file.
         path: PathBuf,
@@ -77,6 +109,22 @@ pub enum LogError {
     /// A commit failed earlier; the writer accepts nothing until the ledger is reopened.
     #[error("the writer stopped after a failed commit ({0}); reopen the ledger")]
     WriterStopped(String),
+}
+
+impl LogError {
+    /// An I/O failure on `path`.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> LogError {
+        LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// True when the ledger's data does not prove itself (exit code 3), as opposed to
+    /// a failure to reach it (permissions, a lock, a missing file).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, LogError::Corrupt { .. } | LogError::Damaged { .. })
+    }
 }
 
 macro_rules! storage_from {

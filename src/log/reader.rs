@@ -10,7 +10,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 
 use super::LogError;
 use super::block::{self, BlockHeader, Hash};
-use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, POSITIONS};
+use super::identity::{IdentityHasher, SEGMENT_EVENTS, SegmentDone, skip_records};
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, IDENTITY, POSITIONS};
 use crate::event::{Envelope, Seq, codec};
 
 /// The last committed event.
@@ -18,8 +19,12 @@ use crate::event::{Envelope, Seq, codec};
 pub struct Head {
     /// Its seq (0 for an empty log).
     pub seq: Seq,
-    /// Hash of the block holding it (`Hash::GENESIS` for an empty log).
+    /// The ledger's identity at this seq: a digest of the events `1..=seq` alone
+    /// (`identity.rs`), the same however they were stored. What people compare.
     pub hash: Hash,
+    /// Hash of the block holding it (`Hash::GENESIS` for an empty log): the storage
+    /// chain's tip, which depends on how events were grouped into blocks.
+    pub chain: Hash,
 }
 
 /// A stored projection checkpoint.
@@ -39,6 +44,8 @@ pub struct Reader {
     blocks: ReadOnlyTable<u64, &'static [u8]>,
     positions: ReadOnlyTable<(&'static str, u64), &'static [u8]>,
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
+    /// `None` in a ledger written before the identity table existed.
+    identity: Option<ReadOnlyTable<u64, &'static [u8]>>,
     _txn: ReadTransaction,
 }
 
@@ -49,22 +56,86 @@ impl Reader {
             blocks: txn.open_table(BLOCKS)?,
             positions: txn.open_table(POSITIONS)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
+            identity: match txn.open_table(IDENTITY) {
+                Ok(table) => Some(table),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
             _txn: txn,
         })
     }
 
-    /// The head of the log, from the last header (not verified: see `verify_headers`).
+    /// Seq of the last event (0 for an empty log), from the last header.
+    pub fn head_seq(&self) -> Result<Seq, LogError> {
+        Ok(self.last_header()?.map_or(0, |h| h.last_seq()))
+    }
+
+    /// The head of the log: its seq, its identity and its block hash. The identity
+    /// comes from the stored segment rows plus a rehash of at most one segment's
+    /// verified records (see `identity_at`).
     pub fn head(&self) -> Result<Head, LogError> {
+        let Some(last) = self.last_header()? else {
+            return Ok(Head {
+                hash: self.identity_at(0)?,
+                ..Head::default()
+            });
+        };
+        Ok(Head {
+            seq: last.last_seq(),
+            hash: self.identity_at(last.last_seq())?,
+            chain: last.hash,
+        })
+    }
+
+    fn last_header(&self) -> Result<Option<BlockHeader>, LogError> {
         match self.chain.last()? {
-            None => Ok(Head::default()),
-            Some((k, v)) => {
-                let h = decode_header(k.value(), v.value())?;
-                Ok(Head {
-                    seq: h.last_seq(),
-                    hash: h.hash,
-                })
-            }
+            None => Ok(None),
+            Some((k, v)) => decode_header(k.value(), v.value()).map(Some),
         }
+    }
+
+    /// The stored `c(index + 1)` of a completed identity segment, if it is stored.
+    pub fn stored_segment(&self, index: u64) -> Result<Option<Hash>, LogError> {
+        let Some(table) = &self.identity else {
+            return Ok(None);
+        };
+        match table.get(index)? {
+            None => Ok(None),
+            Some(v) => match <[u8; 32]>::try_from(v.value()) {
+                Ok(bytes) => Ok(Some(Hash(bytes))),
+                Err(_) => Err(LogError::Corrupt {
+                    seq: (index + 1) * SEGMENT_EVENTS,
+                    detail: format!("identity row {index} is not 32 bytes"),
+                }),
+            },
+        }
+    }
+
+    /// The identity of the log's first `seq` events (`seq` ≤ the head). Starts from
+    /// the stored row of the last segment completed by `seq`, and rehashes the verified
+    /// records after it; without that row (a ledger from before the identity table,
+    /// opened read-only) the whole prefix is rehashed.
+    pub fn identity_at(&self, seq: Seq) -> Result<Hash, LogError> {
+        let segments = seq / SEGMENT_EVENTS;
+        let stored = match segments {
+            0 => Some(Hash::GENESIS),
+            n => self.stored_segment(n - 1)?,
+        };
+        let mut check = match stored {
+            Some(chain) => IdentityCheck {
+                hasher: IdentityHasher::resume(chain, segments),
+                compare: false,
+            },
+            None => IdentityCheck::from_genesis(),
+        };
+        let from = check.next_seq();
+        if from <= seq {
+            self.for_each_block(from, seq, |header, body| {
+                check.absorb(self, header, body, seq)?;
+                Ok(ControlFlow::Continue(()))
+            })?;
+        }
+        Ok(check.identity())
     }
 
     /// Number of blocks.
@@ -77,21 +148,18 @@ impl Reader {
     pub fn walk_headers(
         &self,
         mut visit: impl FnMut(&BlockHeader) -> ControlFlow<()>,
-    ) -> Result<Head, LogError> {
-        let mut prev = Head::default();
+    ) -> Result<Seq, LogError> {
+        let mut prev = Tip::default();
         for row in self.chain.iter()? {
             let (k, v) = row?;
             let h = decode_header(k.value(), v.value())?;
             check_link(&prev, &h)?;
-            prev = Head {
-                seq: h.last_seq(),
-                hash: h.hash,
-            };
+            prev = Tip::after(&h);
             if visit(&h).is_break() {
                 break;
             }
         }
-        Ok(prev)
+        Ok(prev.seq)
     }
 
     /// The header of the block holding `seq`.
@@ -131,7 +199,7 @@ impl Reader {
         to: Seq,
         mut visit: impl FnMut(&BlockHeader, &[u8]) -> Result<ControlFlow<()>, LogError>,
     ) -> Result<(), LogError> {
-        let mut prev = Head::default();
+        let mut prev = Tip::default();
         let mut bodies = self
             .blocks
             .range(from.saturating_sub(u64::from(block::BLOCK_MAX_EVENTS))..)?;
@@ -139,10 +207,7 @@ impl Reader {
             let (k, v) = row?;
             let h = decode_header(k.value(), v.value())?;
             check_link(&prev, &h)?;
-            prev = Head {
-                seq: h.last_seq(),
-                hash: h.hash,
-            };
+            prev = Tip::after(&h);
             if h.last_seq() < from {
                 continue;
             }
@@ -253,6 +318,97 @@ impl Reader {
     }
 }
 
+/// The identity recomputed over verified blocks fed in seq order, each completed
+/// segment compared with its stored row: what full scans (verify, replay from
+/// genesis, the writer on open) use to refuse a ledger whose identity rows do not
+/// match its events.
+pub struct IdentityCheck {
+    hasher: IdentityHasher,
+    /// Compare completed segments with the stored rows (off when resuming from one).
+    compare: bool,
+}
+
+impl IdentityCheck {
+    /// Recompute from seq 1, comparing every stored row.
+    pub fn from_genesis() -> IdentityCheck {
+        IdentityCheck {
+            hasher: IdentityHasher::default(),
+            compare: true,
+        }
+    }
+
+    /// Seq of the next record expected.
+    pub fn next_seq(&self) -> Seq {
+        self.hasher.next_seq()
+    }
+
+    /// The hasher, to go on absorbing what is appended next.
+    pub fn into_hasher(self) -> IdentityHasher {
+        self.hasher
+    }
+
+    /// The identity of everything absorbed so far.
+    pub fn identity(&self) -> Hash {
+        self.hasher.identity()
+    }
+
+    /// Absorb the records of a verified block from `next_seq()` up to `to`; the block
+    /// may begin before `next_seq()` (it must not begin after it). Returns the segments
+    /// completed, after checking each against its stored row when there is one; rows
+    /// that are missing come back for the writer to store.
+    pub fn absorb(
+        &mut self,
+        reader: &Reader,
+        header: &BlockHeader,
+        body: &[u8],
+        to: Seq,
+    ) -> Result<Vec<SegmentDone>, LogError> {
+        let mut done = Vec::new();
+        let from = self.next_seq();
+        if header.last_seq() < from || header.first_seq > to {
+            return Ok(done);
+        }
+        if header.first_seq > from {
+            return Err(LogError::Corrupt {
+                seq: from,
+                detail: format!("identity: block starts at {}", header.first_seq),
+            });
+        }
+        let framing = |offset: usize| LogError::Corrupt {
+            seq: header.first_seq,
+            detail: format!("record framing broken at byte {offset} of the block"),
+        };
+        let start = skip_records(body, from - header.first_seq).ok_or_else(|| framing(0))?;
+        let last = header.last_seq().min(to);
+        let count = last - from + 1;
+        let bytes = &body[start..];
+        let bytes = match last == header.last_seq() {
+            true => bytes,
+            false => &bytes[..skip_records(bytes, count).ok_or_else(|| framing(start))?],
+        };
+        self.hasher
+            .absorb(bytes, count, |segment| done.push(segment))
+            .map_err(|offset| framing(start + offset))?;
+        let mut missing = Vec::new();
+        for segment in done {
+            match (self.compare, reader.stored_segment(segment.index)?) {
+                (true, Some(stored)) if stored != segment.chain => {
+                    return Err(LogError::Corrupt {
+                        seq: (segment.index + 1) * SEGMENT_EVENTS,
+                        detail: format!(
+                            "identity row {} does not match the events before it",
+                            segment.index
+                        ),
+                    });
+                }
+                (_, Some(_)) => {}
+                (_, None) => missing.push(segment),
+            }
+        }
+        Ok(missing)
+    }
+}
+
 /// Call `visit(seq, record)` for each record of a verified body, checking the count.
 pub fn for_each_record(
     header: &BlockHeader,
@@ -321,7 +477,23 @@ fn decode_header(key: u64, bytes: &[u8]) -> Result<BlockHeader, LogError> {
     }
 }
 
-fn check_link(prev: &Head, h: &BlockHeader) -> Result<(), LogError> {
+/// Where the chain stands after a block: its last seq and hash.
+#[derive(Default)]
+struct Tip {
+    seq: Seq,
+    hash: Hash,
+}
+
+impl Tip {
+    fn after(h: &BlockHeader) -> Tip {
+        Tip {
+            seq: h.last_seq(),
+            hash: h.hash,
+        }
+    }
+}
+
+fn check_link(prev: &Tip, h: &BlockHeader) -> Result<(), LogError> {
     if h.first_seq != prev.seq + 1 {
         return Err(LogError::Corrupt {
             seq: prev.seq + 1,

@@ -4,6 +4,7 @@
 use std::ops::ControlFlow;
 
 use super::block::Hash;
+use super::reader::IdentityCheck;
 use super::{LogError, Reader};
 use crate::event::{Envelope, Seq, codec};
 use crate::reduce::Projection;
@@ -52,8 +53,71 @@ const DECODED_BLOCKS_AHEAD: usize = 4;
 /// `progress` is told each seq applied (cheaply: once per block).
 pub fn fold(
     reader: &Reader,
+    projection: Projection,
+    to: Seq,
+    progress: impl FnMut(Seq),
+) -> Result<Projection, LogError> {
+    fold_inner(reader, projection, to, None, &mut Vec::new(), progress)
+}
+
+/// A replay's outcome: the projection and the ledger's identity at its last seq.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The state after the last event folded.
+    pub projection: Projection,
+    /// The identity of the log up to there (`identity.rs`).
+    pub identity: Hash,
+    /// True when the identity was recomputed from every event (a replay from
+    /// genesis), each stored identity row checked on the way; false when it came from
+    /// the stored rows plus the last segment's records.
+    pub identity_recomputed: bool,
+    /// The seqs of the fills that took their order past its quantity (`Applied`).
+    pub overfills: Vec<Seq>,
+}
+
+/// [`fold`], and the identity at `to`. From genesis the identity is recomputed in
+/// the same pass over the blocks (on the decoding thread, from the bytes it has
+/// verified anyway), and every stored identity row is checked against it.
+pub fn replay(
+    reader: &Reader,
+    projection: Projection,
+    to: Seq,
+    progress: impl FnMut(Seq),
+) -> Result<Replayed, LogError> {
+    let mut overfills = Vec::new();
+    if projection.last_seq() > 0 || to == 0 {
+        let identity = reader.identity_at(to.max(projection.last_seq()))?;
+        let projection = fold_inner(reader, projection, to, None, &mut overfills, progress)?;
+        return Ok(Replayed {
+            projection,
+            identity,
+            identity_recomputed: false,
+            overfills,
+        });
+    }
+    let mut check = IdentityCheck::from_genesis();
+    let projection = fold_inner(
+        reader,
+        projection,
+        to,
+        Some(&mut check),
+        &mut overfills,
+        progress,
+    )?;
+    Ok(Replayed {
+        projection,
+        identity: check.identity(),
+        identity_recomputed: true,
+        overfills,
+    })
+}
+
+fn fold_inner(
+    reader: &Reader,
     mut projection: Projection,
     to: Seq,
+    identity: Option<&mut IdentityCheck>,
+    overfills: &mut Vec<Seq>,
     mut progress: impl FnMut(Seq),
 ) -> Result<Projection, LogError> {
     let from = projection.last_seq() + 1;
@@ -64,14 +128,18 @@ pub fn fold(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(DECODED_BLOCKS_AHEAD);
         // Folded blocks go back to the decoder to be refilled: no allocation per block.
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<Envelope>>();
-        let decoder = scope.spawn(move || decode_blocks(reader, from, to, tx, spare_rx));
+        let decoder = scope.spawn(move || decode_blocks(reader, from, to, identity, tx, spare_rx));
         let mut folded: Result<(), LogError> = Ok(());
         for block in rx.iter() {
             let last = block.last().map(|e| e.seq);
             for envelope in &block {
-                if let Err(e) = projection.apply(envelope) {
-                    folded = Err(e.into());
-                    break;
+                match projection.apply(envelope) {
+                    Ok(applied) if applied.overfill => overfills.push(envelope.seq),
+                    Ok(_) => {}
+                    Err(e) => {
+                        folded = Err(e.into());
+                        break;
+                    }
                 }
             }
             if folded.is_err() {
@@ -95,15 +163,20 @@ pub fn fold(
     Ok(projection)
 }
 
-/// Read, verify and decode the events `from..=to`, one `Vec` per block.
+/// Read, verify and decode the events `from..=to`, one `Vec` per block; absorb
+/// their records into `identity` when asked.
 fn decode_blocks(
     reader: &Reader,
     from: Seq,
     to: Seq,
+    mut identity: Option<&mut IdentityCheck>,
     tx: std::sync::mpsc::SyncSender<Vec<Envelope>>,
     spares: std::sync::mpsc::Receiver<Vec<Envelope>>,
 ) -> Result<(), LogError> {
     reader.for_each_block(from, to, |header, body| {
+        if let Some(check) = identity.as_deref_mut() {
+            check.absorb(reader, header, body, to)?;
+        }
         let mut block = match spares.try_recv() {
             Ok(mut spare) => {
                 spare.clear();

@@ -8,9 +8,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTableMetadata};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTableMetadata};
 
-use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, LEDGER_FORMAT, META, POSITIONS};
+use super::tables::{
+    BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, LEDGER_FORMAT, META, POSITIONS,
+};
 use super::{LogError, Reader};
 
 /// The first bytes of every redb file.
@@ -49,8 +51,15 @@ pub struct Ledger {
 }
 
 struct Inner {
-    db: Database,
+    db: Handle,
     path: PathBuf,
+}
+
+/// How the file is open: for writing (one process holds it), or read-only (a file
+/// or directory the user may not write is still readable, and readers never change it).
+enum Handle {
+    Write(Database),
+    Read(ReadOnlyDatabase),
 }
 
 impl Ledger {
@@ -64,10 +73,39 @@ impl Ledger {
         Self::open_with_cache(path, OpenMode::CreateIfMissing, SESSION_CACHE_BYTES)
     }
 
-    /// Open an existing ledger to read it through once (see `SCAN_CACHE_BYTES`).
-    /// Writing to it works, only with a small cache.
+    /// Open an existing ledger read-only to read it through once (see
+    /// `SCAN_CACHE_BYTES`): a file the user may only read opens, and nothing is written.
+    /// A ledger whose last writer was killed before redb could record its allocator
+    /// state needs a repair, which only a writable open does: that is tried when the
+    /// file is writable, else the error says what to do.
     pub fn open_to_read(path: &Path) -> Result<Ledger, LogError> {
-        Self::open_with_cache(path, OpenMode::Existing, SCAN_CACHE_BYTES)
+        check_existing(path)?;
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(SCAN_CACHE_BYTES);
+        let db = match builder.open_read_only(path) {
+            Ok(db) => Handle::Read(db),
+            Err(redb::DatabaseError::RepairAborted) if is_writable(path) => {
+                return Self::open_with_cache(path, OpenMode::Existing, SCAN_CACHE_BYTES);
+            }
+            Err(redb::DatabaseError::RepairAborted) => {
+                return Err(LogError::NotALedger {
+                    path: path.to_path_buf(),
+                    detail: "its last writer stopped before recording its state; it needs a \
+                             repair, which needs write access: open it once with a command \
+                             that writes (e.g. `ledger compact`) as a user who may write it"
+                        .into(),
+                });
+            }
+            Err(e) => return Err(open_error(path, e)),
+        };
+        let ledger = Ledger {
+            inner: Arc::new(Inner {
+                db,
+                path: path.to_path_buf(),
+            }),
+        };
+        ledger.check()?;
+        Ok(ledger)
     }
 
     fn open_with_cache(
@@ -75,15 +113,14 @@ impl Ledger {
         mode: OpenMode,
         cache_bytes: usize,
     ) -> Result<Ledger, LogError> {
-        let exists = path.exists();
-        if !exists && mode == OpenMode::Existing {
-            return Err(LogError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        if exists {
-            check_redb_magic(path)?;
-        }
+        let exists = match mode {
+            OpenMode::Existing => check_existing(path).map(|()| true)?,
+            OpenMode::CreateIfMissing => match std::fs::metadata(path) {
+                Ok(_) => check_existing(path).map(|()| true)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(source) => return Err(LogError::io(path, source)),
+            },
+        };
         let mut builder = redb::Builder::new();
         builder.set_cache_size(cache_bytes);
         let opened = if exists {
@@ -94,7 +131,7 @@ impl Ledger {
         let db = opened.map_err(|e| open_error(path, e))?;
         let ledger = Ledger {
             inner: Arc::new(Inner {
-                db,
+                db: Handle::Write(db),
                 path: path.to_path_buf(),
             }),
         };
@@ -112,7 +149,10 @@ impl Ledger {
             .create_with_backend(backend)
             .map_err(|e| open_error(&path, e))?;
         let ledger = Ledger {
-            inner: Arc::new(Inner { db, path }),
+            inner: Arc::new(Inner {
+                db: Handle::Write(db),
+                path,
+            }),
         };
         ledger.init_or_check()?;
         Ok(ledger)
@@ -123,14 +163,27 @@ impl Ledger {
         &self.inner.path
     }
 
-    /// The redb handle, for the writer and readers of this module.
-    pub(crate) fn db(&self) -> &Database {
-        &self.inner.db
+    /// The redb handle for writing; an error when the ledger was opened read-only.
+    pub(crate) fn db(&self) -> Result<&Database, LogError> {
+        match &self.inner.db {
+            Handle::Write(db) => Ok(db),
+            Handle::Read(_) => Err(LogError::ReadOnly {
+                path: self.inner.path.clone(),
+            }),
+        }
+    }
+
+    /// A redb read transaction.
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, LogError> {
+        Ok(match &self.inner.db {
+            Handle::Write(db) => db.begin_read()?,
+            Handle::Read(db) => db.begin_read()?,
+        })
     }
 
     /// A consistent read-only view of the log as of now.
     pub fn reader(&self) -> Result<Reader, LogError> {
-        Reader::new(self.inner.db.begin_read()?)
+        Reader::new(self.begin_read()?)
     }
 
     /// Rewrite the file without the free space earlier transactions left behind.
@@ -142,9 +195,10 @@ impl Ledger {
         let mut inner = Arc::try_unwrap(self.inner).map_err(|_| {
             LogError::Storage(format!("{}: still in use; cannot compact", path.display()))
         })?;
-        inner
-            .db
-            .compact()
+        let Handle::Write(db) = &mut inner.db else {
+            return Err(LogError::ReadOnly { path });
+        };
+        db.compact()
             .map_err(|e| LogError::Storage(format!("compacting {}: {e}", path.display())))?;
         drop(inner);
         let after = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -158,9 +212,18 @@ impl Ledger {
             .unwrap_or(0)
     }
 
+    /// Check the ledger's tables, creating them in a new (empty) file.
     fn init_or_check(&self) -> Result<(), LogError> {
+        match self.check() {
+            Err(LogError::Uninitialized) => self.create_tables(),
+            other => other,
+        }
+    }
+
+    /// Check that this is a ledger of the format this build reads.
+    fn check(&self) -> Result<(), LogError> {
         let path = self.path().to_path_buf();
-        let read = self.inner.db.begin_read()?;
+        let read = self.begin_read()?;
         let meta = match read.open_table(META) {
             Ok(t) => Some(t),
             Err(redb::TableError::TableDoesNotExist(_)) => None,
@@ -174,8 +237,13 @@ impl Ledger {
                     detail: "a redb database without ledger tables".into(),
                 });
             }
-            drop(read);
-            return self.create_tables();
+            return Err(match self.inner.db {
+                Handle::Write(_) => LogError::Uninitialized,
+                Handle::Read(_) => LogError::NotALedger {
+                    path,
+                    detail: "an empty redb database".into(),
+                },
+            });
         };
         let magic = meta.get("magic")?.map(|v| v.value().to_vec());
         if magic.as_deref() != Some(b"ledger") {
@@ -210,7 +278,7 @@ impl Ledger {
     }
 
     fn create_tables(&self) -> Result<(), LogError> {
-        let mut txn = self.inner.db.begin_write()?;
+        let mut txn = self.db()?.begin_write()?;
         txn.set_quick_repair(true);
         {
             let mut meta = txn.open_table(META)?;
@@ -221,13 +289,31 @@ impl Ledger {
             txn.open_table(POSITIONS)?;
             txn.open_table(EXECUTIONS)?;
             txn.open_table(CHECKPOINTS)?;
+            txn.open_table(IDENTITY)?;
         }
         txn.commit()?;
         Ok(())
     }
 }
 
-fn check_redb_magic(path: &Path) -> Result<(), LogError> {
+/// An existing file that starts like a redb database. A missing file, a directory or
+/// an unreadable file is an I/O problem (exit 1), never "corrupted".
+fn check_existing(path: &Path) -> Result<(), LogError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LogError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(source) => return Err(LogError::io(path, source)),
+    };
+    if meta.is_dir() {
+        return Err(LogError::NotALedger {
+            path: path.to_path_buf(),
+            detail: "a directory".into(),
+        });
+    }
     let mut head = [0u8; 4];
     let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
     match read {
@@ -236,11 +322,17 @@ fn check_redb_magic(path: &Path) -> Result<(), LogError> {
             path: path.to_path_buf(),
             detail: "not a redb database".into(),
         }),
-        Err(e) => Err(LogError::NotALedger {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(LogError::NotALedger {
             path: path.to_path_buf(),
-            detail: format!("cannot read its header: {e}"),
+            detail: "too short to be a redb database".into(),
         }),
+        Err(source) => Err(LogError::io(path, source)),
     }
+}
+
+/// Whether this process may open `path` for writing.
+fn is_writable(path: &Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).is_ok()
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> LogError {
@@ -256,9 +348,19 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> LogError {
         {
             LogError::Locked { path }
         }
-        other => LogError::Corrupt {
-            seq: 0,
-            detail: format!("{}: redb cannot open it: {other}", path.display()),
+        // Permissions, a missing directory, a full disk: the file is not the problem
+        // (a short read is: the file was cut).
+        redb::DatabaseError::Storage(redb::StorageError::Io(source))
+            if !matches!(
+                source.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            LogError::Io { path, source }
+        }
+        other => LogError::Damaged {
+            path,
+            detail: format!("redb cannot open it: {other}"),
         },
     }
 }

@@ -27,3 +27,8 @@ pub const EXECUTIONS: TableDefinition<u16, &[u8]> = TableDefinition::new("execut
 
 /// Seq → `projection hash (32 bytes) ‖ codec(Projection)`, the state after that seq.
 pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+
+/// Identity segment index `k` → `c(k+1)`, the 32-byte chained digest of the events
+/// `1 ..= (k+1)·SEGMENT_EVENTS` (see `identity.rs`). Derived from the events: a ledger
+/// written before this table existed gets its rows from the writer on open.
+pub const IDENTITY: TableDefinition<u64, &[u8]> = TableDefinition::new("identity");

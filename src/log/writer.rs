@@ -11,15 +11,16 @@
 //!
 //! It does not decide batching: callers (`Appender`, `import`) choose when to commit.
 
-use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
+use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::block::{self, BlockBuilder, BlockHeader, Hash};
 use super::exec_index::{ExecIndex, execution_key};
-use super::reader::{Head, decode_record, for_each_record};
-use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, POSITIONS};
+use super::identity::{IdentityHasher, SegmentDone};
+use super::reader::{Head, IdentityCheck, Reader, decode_record, for_each_record};
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, POSITIONS};
 use super::{Ledger, LogError};
 use crate::event::{Event, ExecId, Seq, Venue, codec};
-use crate::reduce::{Projection, ReduceError};
+use crate::reduce::{Projection, ReduceError, Violation};
 
 /// How often (in events) the writer stores a projection checkpoint. Replaying from a
 /// checkpoint skips at most this many events; 1 M events fold in ~0.1 s.
@@ -53,8 +54,12 @@ pub struct AppendOutcome {
     pub appended: u64,
     /// Executions skipped because their `(venue, exec_id)` is already in the log.
     pub duplicates: u64,
-    /// Events refused because they do not apply (index in the batch, why).
+    /// Events refused because they do not apply (index in the batch, why), among them
+    /// executions that conflict with a stored one (`Violation::ExecutionConflict`).
     pub rejected: Vec<(usize, ReduceError)>,
+    /// Seqs of fills written that took their order above its quantity
+    /// (`reduce::Applied::overfill`): applied, and to be reported.
+    pub overfills: Vec<Seq>,
     /// Seq of the last event written by this batch (0 if none).
     pub last_seq: Seq,
 }
@@ -165,27 +170,44 @@ pub struct Writer {
     failed: Option<String>,
     scratch: Vec<u8>,
     executions: ExecIndex,
+    /// The identity over every sealed block (`identity.rs`).
+    identity: IdentityHasher,
+    /// Identity rows to store with the next commit: segments completed since the last
+    /// one, and rows a ledger from before the identity table lacks.
+    identity_rows: Vec<SegmentDone>,
 }
 
 impl Writer {
     /// The writer of `ledger`, with its projection rebuilt from the latest checkpoint.
+    ///
+    /// Nothing is appended to a ledger that does not prove itself: the whole chain is
+    /// checked first, every block body rehashed and every identity row recomputed (one
+    /// pass at GB/s; a corrupted ledger is refused with the first bad seq).
     pub fn new(ledger: &Ledger, options: WriterOptions) -> Result<Writer, LogError> {
         let reader = ledger.reader()?;
-        let head = reader.head()?;
-        let (projection, last_checkpoint) = super::replay::projection_at(&reader, head.seq)?;
-        let executions = ExecIndex::load(&ledger.db().begin_read()?)?;
+        let (chain, identity, identity_rows) = verify_for_append(&reader)?;
+        let seq = identity.next_seq() - 1;
+        let (projection, last_checkpoint) = super::replay::projection_at(&reader, seq)?;
+        let executions = ExecIndex::load(&ledger.begin_read()?)?;
+        let committed = Head {
+            seq,
+            hash: identity.identity(),
+            chain,
+        };
         Ok(Writer {
             ledger: ledger.clone(),
             options,
             txn: None,
-            block: BlockBuilder::new(head.seq + 1),
-            prev_hash: head.hash,
-            committed: head,
+            block: BlockBuilder::new(seq + 1),
+            prev_hash: chain,
+            committed,
             projection,
             last_checkpoint,
             failed: None,
             scratch: Vec::with_capacity(512),
             executions,
+            identity,
+            identity_rows,
         })
     }
 
@@ -245,7 +267,8 @@ impl Writer {
             Ok(()) => {
                 self.committed = Head {
                     seq: self.next_seq() - 1,
-                    hash: self.prev_hash,
+                    hash: self.identity.identity(),
+                    chain: self.prev_hash,
                 };
                 Ok(self.committed)
             }
@@ -285,7 +308,7 @@ impl Writer {
         match self.txn.take() {
             Some(txn) => Ok(txn),
             None => {
-                let mut txn = self.ledger.db().begin_write()?;
+                let mut txn = self.ledger.db()?.begin_write()?;
                 // Quick repair saves allocator state at each commit (two-phase commit), so
                 // a ledger killed mid-write reopens at once instead of walking the file.
                 txn.set_quick_repair(self.options.two_phase_commit);
@@ -372,17 +395,34 @@ impl Writer {
                     Some(key) => key,
                     None => execution_key(venue, exec_id),
                 };
-                if self.is_stored_execution(txn, table, key, venue, exec_id)? {
-                    out.duplicates += 1;
-                    return Ok(());
+                match self.stored_execution(txn, table, key, venue, exec_id)? {
+                    None => {}
+                    Some((_, stored)) if same_execution(&stored, event) => {
+                        out.duplicates += 1;
+                        return Ok(());
+                    }
+                    Some((stored_seq, stored)) => {
+                        let violation = Violation::ExecutionConflict {
+                            venue: venue.clone(),
+                            exec_id: exec_id.clone(),
+                            stored_seq,
+                            fields: differing_fields(&stored, event),
+                        };
+                        out.rejected.push((index, ReduceError { seq, violation }));
+                        return Ok(());
+                    }
                 }
                 Some(key)
             }
             None => None,
         };
-        if let Err(e) = self.projection.apply_event(seq, event) {
-            out.rejected.push((index, e));
-            return Ok(());
+        match self.projection.apply_event(seq, event) {
+            Ok(applied) if applied.overfill => out.overfills.push(seq),
+            Ok(_) => {}
+            Err(e) => {
+                out.rejected.push((index, e));
+                return Ok(());
+            }
         }
         if ahead.is_none() {
             self.scratch.clear();
@@ -445,6 +485,19 @@ impl Writer {
             let offsets = block::encode_offsets(offsets);
             positions.insert((key.as_str(), block.first_seq), offsets.as_slice())?;
         }
+        let rows = &mut self.identity_rows;
+        self.identity
+            .absorb(&block.body, u64::from(block.count), |done| rows.push(done))
+            .map_err(|offset| LogError::Encode {
+                seq: block.first_seq,
+                detail: format!("block framing broken at byte {offset}"),
+            })?;
+        if !self.identity_rows.is_empty() {
+            let mut table = txn.open_table(IDENTITY)?;
+            for row in self.identity_rows.drain(..) {
+                table.insert(row.index, &row.chain.0[..])?;
+            }
+        }
         self.prev_hash = header.hash;
         Ok(())
     }
@@ -467,23 +520,24 @@ impl Writer {
         Ok(())
     }
 
-    /// Whether `(venue, exec_id)` is already in the log (or earlier in this
-    /// transaction): the index gives candidate seqs, the stored events decide.
-    fn is_stored_execution(
+    /// The stored execution `(venue, exec_id)` (in the log, or earlier in this
+    /// transaction) with its seq: the index gives candidate seqs, the stored events
+    /// decide.
+    fn stored_execution(
         &self,
         txn: &WriteTransaction,
         table: &Table<u16, &[u8]>,
         key: u64,
         venue: &Venue,
         exec_id: &ExecId,
-    ) -> Result<bool, LogError> {
+    ) -> Result<Option<(Seq, Event)>, LogError> {
         for seq in self.executions.candidates(table, key)? {
             let stored = self.stored_event(txn, seq)?;
             if stored.payload.execution_id() == Some((venue, exec_id)) {
-                return Ok(true);
+                return Ok(Some((seq, stored)));
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// The event at `seq`, from the open block or from the stored blocks.
@@ -517,6 +571,63 @@ impl Writer {
     }
 }
 
+/// An execution seen again is a duplicate only when it is the same execution: same
+/// kind, same fields, same event time. Only the local receive time may differ (a
+/// venue resends an execution after a reconnect; we receive it later).
+fn same_execution(stored: &Event, event: &Event) -> bool {
+    stored.ts == event.ts && stored.payload == event.payload
+}
+
+/// The fields of two executions with one `(venue, exec_id)` that differ, as their JSON
+/// names: what a conflict error shows.
+fn differing_fields(stored: &Event, event: &Event) -> String {
+    let mut fields = Vec::new();
+    if stored.ts != event.ts {
+        fields.push("ts".to_string());
+    }
+    if stored.payload.kind() != event.payload.kind() {
+        fields.push("type".to_string());
+    } else {
+        let as_json = |e: &Event| {
+            let mut out = Vec::new();
+            let parsed = e.payload.write_json_object(&mut out).ok().and_then(|()| {
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&out).ok()
+            });
+            parsed.unwrap_or_default()
+        };
+        let (a, b) = (as_json(stored), as_json(event));
+        let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        fields.extend(
+            names
+                .into_iter()
+                .filter(|name| a.get(*name) != b.get(*name))
+                .cloned(),
+        );
+    }
+    match fields.is_empty() {
+        true => "content".to_string(),
+        false => fields.join(", "),
+    }
+}
+
+/// Check the whole stored log before appending to it: every header chained, every body
+/// against its hash, every identity row against the events. Returns the chain's tip,
+/// the identity hasher positioned at the head, and the identity rows the ledger lacks
+/// (written before the table existed) for the first commit to store.
+fn verify_for_append(
+    reader: &Reader,
+) -> Result<(Hash, IdentityHasher, Vec<SegmentDone>), LogError> {
+    let mut check = IdentityCheck::from_genesis();
+    let mut missing = Vec::new();
+    let mut tip = Hash::GENESIS;
+    reader.for_each_block(1, Seq::MAX, |header, body| {
+        missing.extend(check.absorb(reader, header, body, Seq::MAX)?);
+        tip = header.hash;
+        Ok(std::ops::ControlFlow::Continue(()))
+    })?;
+    Ok((tip, check.into_hasher(), missing))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,15 +639,16 @@ mod tests {
         let mut lines = Vec::new();
         for i in 0..3_000u32 {
             let exec = i % 2_500; // the last 500 repeat earlier executions
-            let (side, instrument) = if i % 3 == 0 {
+            // A repeat is an exact replay: every field follows from the execution id.
+            let (side, instrument) = if exec % 3 == 0 {
                 ("sell", "ETH")
             } else {
                 ("buy", "BTC")
             };
             lines.push(format!(
                 r#"{{"type":"fill","ts":"2026-01-05T00:00:{:02}Z","venue":"v","book":"b","instrument":"{instrument}","exec_id":"e-{exec}","side":"{side}","px":"{}.5","qty":"0.01","fee":"0.01","liquidity":"taker"}}"#,
-                i % 60,
-                100 + i % 7
+                exec % 60,
+                100 + exec % 7
             ));
             lines.push(format!(
                 r#"{{"type":"trade","ts":"2026-01-05T00:00:{:02}Z","venue":"v","book":"b","instrument":"{instrument}","px":"{}","qty":"1","side":"buy"}}"#,
@@ -589,7 +701,7 @@ mod tests {
         let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
         writer.append(events()).unwrap();
         writer.commit().unwrap();
-        let read = ledger.db().begin_read().unwrap();
+        let read = ledger.begin_read().unwrap();
         let blocks = read.open_table(BLOCKS).unwrap();
         let stats = blocks.stats().unwrap();
         assert!(blocks.len().unwrap() >= 4, "too few blocks to tell");

@@ -4,7 +4,7 @@
 //! This file only describes failures; it does not decide them (see `order.rs`,
 //! `position.rs`, `projection.rs`).
 
-use crate::event::{ClientOrderId, Decimal, Seq, VenueOrderId};
+use crate::event::{ClientOrderId, Decimal, ExecId, Seq, Venue, VenueOrderId};
 
 use super::order::OrderState;
 
@@ -87,6 +87,22 @@ pub enum Violation {
         subject: String,
         /// Which quantity overflowed (`cost_basis`, `realized`, `filled_qty`…).
         what: &'static str,
+    },
+    /// An execution whose `(venue, exec_id)` is already in the log with other
+    /// content. An exact repeat is a duplicate (skipped and counted); one that
+    /// disagrees is never taken for one: the log keeps what it has and refuses this.
+    #[error(
+        "execution {venue}/{exec_id} is already in the log at seq {stored_seq} with another {fields}: a conflicting duplicate"
+    )]
+    ExecutionConflict {
+        /// The venue.
+        venue: Venue,
+        /// The venue's execution id.
+        exec_id: ExecId,
+        /// Where the stored execution is.
+        stored_seq: Seq,
+        /// The fields that differ, comma-separated (`px, qty`, `ts`, `type`…).
+        fields: String,
     },
     /// Events must be applied in strictly increasing seq order.
     #[error("seq is not after the last applied seq {last_seq}")]

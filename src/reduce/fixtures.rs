@@ -40,7 +40,7 @@ pub(crate) fn fold(payloads: &[Payload]) -> Projection {
 pub(crate) fn apply(
     projection: &mut Projection,
     payload: Payload,
-) -> Result<(), super::ReduceError> {
+) -> Result<super::Applied, super::ReduceError> {
     let seq = projection.last_seq() + 1;
     projection.apply(&env(seq, payload))
 }

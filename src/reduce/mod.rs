@@ -17,4 +17,4 @@ pub use account::BalanceKey;
 pub use error::{ReduceError, Violation};
 pub use order::{Order, OrderState};
 pub use position::Position;
-pub use projection::{ORDER_RETENTION_NANOS, Projection};
+pub use projection::{Applied, ORDER_RETENTION_NANOS, Projection};

@@ -109,6 +109,16 @@ struct Change {
     balance: Option<(BalanceKey, Decimal)>,
 }
 
+/// What applying one event did beyond changing the projection: facts a reader of the
+/// fold reports (the projection keeps no history of them: an ended order is forgotten).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// A fill took its order's filled quantity above the order's quantity. A venue's
+    /// report is the truth of what executed, so it is applied (the position moves) and
+    /// the order is flagged `overfilled`; import reports it, replay and audit show it.
+    pub overfill: bool,
+}
+
 impl Projection {
     /// An empty projection: the state before seq 1.
     pub fn new() -> Self {
@@ -128,13 +138,13 @@ impl Projection {
 
     /// Apply one event. Seqs must strictly increase (gaps are allowed, so a filtered
     /// log folds too). On `Err`, `self` is unchanged.
-    pub fn apply(&mut self, env: &Envelope) -> Result<(), ReduceError> {
+    pub fn apply(&mut self, env: &Envelope) -> Result<Applied, ReduceError> {
         self.apply_event(env.seq, &env.event)
     }
 
     /// [`Projection::apply`] of `event` at `seq`, for callers that hold the event
     /// apart from its seq (the writer: no envelope is built, no event moved).
-    pub fn apply_event(&mut self, seq: Seq, event: &Event) -> Result<(), ReduceError> {
+    pub fn apply_event(&mut self, seq: Seq, event: &Event) -> Result<Applied, ReduceError> {
         let fail = |violation| ReduceError { seq, violation };
         if seq <= self.last_seq {
             return Err(fail(Violation::OutOfOrder {
@@ -142,6 +152,7 @@ impl Projection {
             }));
         }
         let cutoff = Cutoff::at(event.ts);
+        let mut applied = Applied::default();
         // Marks (trades, candle closes) are most of a log: applied in place, without
         // building a `Change`. Same checks, same result as `plan` + `commit`.
         match mark_of(&event.payload) {
@@ -150,7 +161,7 @@ impl Projection {
                 self.forget(cutoff);
             }
             None => match self.apply_execution(&event.payload, seq, cutoff, event.ts) {
-                Some(applied) => applied.map_err(fail)?,
+                Some(outcome) => applied = outcome.map_err(fail)?,
                 None => {
                     let change = self.plan(&event.payload, seq, cutoff).map_err(fail)?;
                     // Forget first: the change may reuse a forgotten order's client id.
@@ -161,7 +172,7 @@ impl Projection {
         }
         self.last_seq = seq;
         self.last_ts = event.ts;
-        Ok(())
+        Ok(applied)
     }
 
     /// Fills, liquidations, ADL and funding (the rest of a log's bulk after marks),
@@ -175,9 +186,9 @@ impl Projection {
         seq: Seq,
         cutoff: Cutoff,
         ts: Timestamp,
-    ) -> Option<Result<(), Violation>> {
-        let applied = match payload {
-            Payload::Fill(fill) => self.apply_fill(fill, seq, cutoff, ts),
+    ) -> Option<Result<Applied, Violation>> {
+        let moved = match payload {
+            Payload::Fill(fill) => return Some(self.apply_fill(fill, seq, cutoff, ts)),
             Payload::Liquidation(fc) => {
                 let exec = forced_execution(fc, ExecKind::Liquidation);
                 let key = PositionKeyRef::new(&fc.venue, &fc.book, &fc.instrument);
@@ -194,10 +205,11 @@ impl Projection {
             }
             _ => return None,
         };
-        if applied.is_ok() && !matches!(payload, Payload::Fill(_)) {
+        let moved = moved.map(|()| Applied::default());
+        if moved.is_ok() && !matches!(payload, Payload::Fill(_)) {
             self.forget(cutoff);
         }
-        Some(applied)
+        Some(moved)
     }
 
     /// A fill: its order's next state is planned first (nothing written), then the
@@ -208,17 +220,18 @@ impl Projection {
         seq: Seq,
         cutoff: Cutoff,
         ts: Timestamp,
-    ) -> Result<(), Violation> {
+    ) -> Result<Applied, Violation> {
         let key = PositionKeyRef::new(&fill.venue, &fill.book, &fill.instrument);
         let order = self.fill_order_after(fill, key, seq, cutoff)?;
         let exec = fill_execution(fill);
         self.move_position(key, |p| p.executed(&exec, seq))?;
+        let overfill = order.as_ref().is_some_and(|o| o.filled_qty > o.qty);
         // Forget first: as in `apply_event`, the order is written after.
         self.forget(cutoff);
         if let Some(order) = order {
             self.commit_order(order, ts);
         }
-        Ok(())
+        Ok(Applied { overfill })
     }
 
     /// Replace the position of `key` by `f` of it (of a new flat one carrying the

@@ -15,7 +15,11 @@ use super::{ORDER_RETENTION_NANOS, Projection};
 const HOUR: i64 = 3_600 * 1_000_000_000;
 
 /// Apply `payload` as the next event, at event time `ts_ns`.
-fn at(projection: &mut Projection, ts_ns: i64, payload: Payload) -> Result<(), ReduceError> {
+fn at(
+    projection: &mut Projection,
+    ts_ns: i64,
+    payload: Payload,
+) -> Result<crate::reduce::Applied, ReduceError> {
     let env = Envelope {
         seq: projection.last_seq() + 1,
         event: Event::new(Timestamp::from_nanos(ts_ns), payload),
