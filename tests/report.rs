@@ -57,8 +57,10 @@ fn assert_svg(path: &std::path::Path) {
 fn report_of_the_sample_json() {
     let f = Fixture::sample();
     insta::assert_json_snapshot!(report_json(&f, &[]));
-    // The default chart sits next to the db, named after its stem.
-    assert_svg(&f.dir.path().join("test-report.svg"));
+    // A report only reads: no chart unless asked for.
+    assert!(!f.dir.path().join("test-report.svg").exists());
+    report_json(&f, &["--chart", "equity.svg"]);
+    assert_svg(&f.dir.path().join("equity.svg"));
 }
 
 #[test]

@@ -60,7 +60,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     super::report::exec(
         &db,
         super::report::Args {
-            initial_equity: crate::event::Decimal::from_int(10_000),
+            initial_equity: None,
             chart: None,
         },
         out,

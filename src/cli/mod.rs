@@ -17,6 +17,7 @@ mod replay;
 mod report;
 mod run;
 mod stats;
+mod values;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 pub use output::{Output, Table};
+use values::parse_positive_decimal;
 
 /// Exit code when the log fails verification (a corrupted or altered ledger).
 pub const EXIT_CORRUPT: u8 = 3;
@@ -83,8 +85,6 @@ impl Cli {
     }
 }
 
-/// Run the parsed command; `Ok` holds the exit status (0 unless the command's result
-/// is itself a status, as for `diff`). Errors carry their context for the user.
 /// Open an existing ledger to read it through (`Ledger::open_to_read`), with the path
 /// in the error.
 fn open_to_read(db: &Path) -> anyhow::Result<crate::log::Ledger> {
@@ -93,6 +93,8 @@ fn open_to_read(db: &Path) -> anyhow::Result<crate::log::Ledger> {
         .with_context(|| format!("cannot open ledger {}", db.display()))
 }
 
+/// Run the parsed command; `Ok` holds the exit status (0 unless the command's result
+/// is itself a status, as for `diff`). Errors carry their context for the user.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Output { json: cli.json };
     let done = match cli.command {

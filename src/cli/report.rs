@@ -1,5 +1,7 @@
-//! `ledger report [--initial-equity X] [--chart FILE]`: the equity curve and metrics of
-//! a backtest or live ledger, as tables or JSON, and an SVG chart of equity and drawdown.
+//! `ledger report [--initial-equity X] [--chart FILE.svg]`: the equity curve and metrics
+//! of a backtest or live ledger, as tables or JSON, and, when asked, an SVG chart of
+//! equity and drawdown. A report only reads: without `--chart` it writes nothing, so it
+//! works on a ledger in a read-only directory.
 //!
 //! Events stream from the log into `report::ReportBuilder` one at a time, so memory is
 //! bounded by the number of positions whatever the log's length.
@@ -13,7 +15,8 @@ use serde_json::{Value, json};
 use super::{Output, Table};
 use crate::event::Decimal;
 use crate::report::{
-    EquitySource, Metrics, PERIODS_PER_YEAR, Report, ReportBuilder, ReportOptions, render_svg,
+    EquitySource, Metrics, PERIODS_PER_YEAR, Report, ReportBuilder, ReportOptions, Sessions,
+    render_svg,
 };
 
 /// Arguments of `ledger report`.
@@ -23,14 +26,31 @@ Equity = initial equity + Σ positions (realized − fees + funding + unrealized
 One curve point per closed candle close time; per trade/fill/funding event when the log
 has no closed candle. Sharpe and Sortino use daily returns (UTC days of event time, empty
 days count as 0) annualized with 365 days; win rate and profit factor are over round trips
-(flat → flat) after their share of fees.")]
+(flat → flat) after their share of fees.
+
+The starting capital is what the log recorded before trading (a backtest's session records
+the equity it ran with; a live session's first balance or transfer); --initial-equity
+overrides it, and the report names what it overrode. A session without a session_stopped
+(the run failed or was killed part-way) is reported as incomplete.")]
 pub struct Args {
-    /// Starting capital when the log has no `balance` or `transfer` before trading.
-    #[arg(long, default_value = "10000")]
-    pub initial_equity: Decimal,
-    /// SVG chart to write (default: `<db stem>-report.svg` next to the db).
-    #[arg(long)]
+    /// Starting capital, overriding what the log recorded (default: the recorded one,
+    /// else 10000).
+    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true, value_parser = super::parse_positive_decimal)]
+    pub initial_equity: Option<Decimal>,
+    /// Write an SVG chart of equity and drawdown to this file (must end in `.svg`).
+    #[arg(long, value_name = "FILE.svg", value_parser = parse_chart_path)]
     pub chart: Option<PathBuf>,
+}
+
+/// Only SVG is drawn: a `.png` name holding SVG would lie about the file.
+fn parse_chart_path(text: &str) -> std::result::Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("svg") => Ok(path),
+        _ => Err(format!(
+            "{text}: the chart is SVG; give a file name ending in .svg"
+        )),
+    }
 }
 
 /// Run `ledger report`.
@@ -60,25 +80,20 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         return Err(e).context("building the report");
     }
     let report = builder.finish().context("building the report")?;
-    let chart = args.chart.unwrap_or_else(|| default_chart_path(db));
-    let title = format!("{} — equity and drawdown", file_name(db));
-    let svg = render_svg(&report.curve.chart, &title)?;
-    std::fs::write(&chart, svg).with_context(|| format!("cannot write {}", chart.display()))?;
+    if let Some(chart) = &args.chart {
+        let title = format!("{} — equity and drawdown", file_name(db));
+        let svg = render_svg(&report.curve.chart, &title)?;
+        std::fs::write(chart, svg).with_context(|| format!("cannot write {}", chart.display()))?;
+    }
     if out.json {
-        out.json_value(&report_json(&report, &chart))?;
+        if let Some(warning) = report.sessions.warning() {
+            out.note(&format!("warning: {warning}"));
+        }
+        out.json_value(&report_json(&report, args.chart.as_deref()))?;
     } else {
-        out.text(&human(&report, &chart))?;
+        out.text(&human(&report, args.chart.as_deref()))?;
     }
     Ok(())
-}
-
-/// `<dir>/<stem>-report.svg` for a db at `<dir>/<stem>.<ext>`.
-fn default_chart_path(db: &Path) -> PathBuf {
-    let stem = db
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "ledger".into());
-    db.with_file_name(format!("{stem}-report.svg"))
 }
 
 fn file_name(path: &Path) -> String {
@@ -125,7 +140,25 @@ fn metrics_json(m: &Metrics) -> Value {
     })
 }
 
-fn report_json(r: &Report, chart: &Path) -> Value {
+/// The sessions of a log as JSON (shared with `stats`).
+pub(super) fn sessions_json(sessions: &Sessions) -> Value {
+    json!(
+        sessions
+            .list()
+            .iter()
+            .map(|s| json!({
+                "started_seq": s.started_seq,
+                "started_ts": s.started_ts.to_string(),
+                "mode": s.mode,
+                "complete": s.complete(),
+                "stopped_seq": s.stopped.as_ref().map(|(seq, _)| *seq),
+                "reason": s.stopped.as_ref().map(|(_, reason)| reason.clone()),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn report_json(r: &Report, chart: Option<&Path>) -> Value {
     let mut account = metrics_json(&r.account);
     account["max_drawdown_pct"] = json!(pct(r.curve.drawdown.max_ratio).to_string());
     account["sharpe"] = json!(round6(r.curve.sharpe));
@@ -137,6 +170,12 @@ fn report_json(r: &Report, chart: &Path) -> Value {
         "last_ts": opt(r.span.map(|s| s.1)),
         "initial_equity": r.initial_equity.to_string(),
         "initial_equity_source": r.initial_equity_source.as_str(),
+        "overridden_equity": r.recorded_equity.map(|(v, source)| json!({
+            "initial_equity": v.to_string(),
+            "source": source.as_str(),
+        })),
+        "sessions": sessions_json(&r.sessions),
+        "incomplete_sessions": r.sessions.incomplete().count(),
         "final_equity": r.final_equity.to_string(),
         "curve": {
             "clock": r.clock.as_str(),
@@ -151,7 +190,7 @@ fn report_json(r: &Report, chart: &Path) -> Value {
             m["key"] = json!(i.key.to_string());
             m
         }).collect::<Vec<_>>(),
-        "chart": chart.display().to_string(),
+        "chart": chart.map(|c| c.display().to_string()),
     })
 }
 
@@ -189,10 +228,14 @@ fn row(name: String, m: &Metrics) -> Vec<String> {
     ]
 }
 
-fn human(r: &Report, chart: &Path) -> String {
-    let source = match r.initial_equity_source {
-        EquitySource::Option => "--initial-equity",
-        other => other.as_str(),
+fn human(r: &Report, chart: Option<&Path>) -> String {
+    let source = match (r.initial_equity_source, r.recorded_equity) {
+        (EquitySource::Option, Some((v, recorded))) => {
+            format!("--initial-equity, overriding the {} {v}", recorded.as_str())
+        }
+        (EquitySource::Option, None) => "--initial-equity".to_string(),
+        (EquitySource::Default, _) => "default: the log records none".to_string(),
+        (other, _) => other.as_str().to_string(),
     };
     let span = r
         .span
@@ -227,12 +270,18 @@ fn human(r: &Report, chart: &Path) -> String {
     for i in &r.instruments {
         table.row(row(i.key.to_string(), &i.metrics));
     }
+    let incomplete = r
+        .sessions
+        .warning()
+        .map_or_else(String::new, |w| format!("warning: {w}\n"));
+    let chart = chart.map_or_else(String::new, |c| {
+        format!("chart written to {}\n", c.display())
+    });
     format!(
-        "{} events, seq 1..={}, {span}\n\n{}\n{}\nchart written to {}\n",
+        "{} events, seq 1..={}, {span}\n{incomplete}\n{}\n{}{chart}",
         r.events,
         r.last_seq,
         summary.render(),
         table.render(),
-        chart.display()
     )
 }

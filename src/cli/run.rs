@@ -6,6 +6,7 @@
 //! the session-started event; the log holds event time only, so the same inputs give a
 //! byte-identical log.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -13,12 +14,12 @@ use serde_json::json;
 
 use super::Output;
 use super::positions::{positions_json, positions_table};
-use crate::backend::{LiquidityModel, MarketFill, SimConfig, SimExchange};
+use crate::backend::{FeeRates, LiquidityModel, MarketFill, SimConfig, SimExchange};
 use crate::engine::{
     Engine, EngineOptions, MergedSource, RunStats, SourceSpec, config_hash, file_hash,
 };
 use crate::event::{Decimal, Mode, PositionKey};
-use crate::executor::{Executor, parse_rules};
+use crate::executor::{Executor, VenueRules, parse_rules};
 use crate::log::{Ledger, Writer, WriterOptions};
 use crate::strategy::{Play, PlayStrategy};
 
@@ -32,7 +33,7 @@ pub enum RunMode {
     Backtest,
     /// Live market data, simulated orders (needs the venue adapters).
     Paper,
-    /// Live market data and real orders (needs the venue adapters and --i-mean-live).
+    /// Live market data and real orders (needs the venue adapters).
     Live,
 }
 
@@ -54,33 +55,40 @@ pub struct Args {
     /// Strategy play file (YAML).
     #[arg(long)]
     pub strategy: PathBuf,
-    /// Candle file, as FILE (for a single-instrument play) or VENUE:BOOK:SYMBOL=FILE.
+    /// Candle file (CSV or JSON), as FILE for a single-instrument play or
+    /// VENUE:BOOK:SYMBOL=FILE; repeat for several files or instruments.
     #[arg(long = "data", value_name = "[KEY=]FILE")]
     pub data: Vec<String>,
-    /// Trade file, as FILE or VENUE:BOOK:SYMBOL=FILE; bars are built from the trades.
+    /// Trade file, as FILE or VENUE:BOOK:SYMBOL=FILE; bars are built from the trades;
+    /// repeat for several.
     #[arg(long = "trades", value_name = "[KEY=]FILE")]
     pub trades: Vec<String>,
-    /// Re-run over the market events recorded in another ledger.
+    /// Re-run over the market events recorded in another ledger (instead of --data and
+    /// --trades).
     #[arg(long, value_name = "DB")]
     pub from_log: Option<PathBuf>,
-    /// Venue rules files (default: every replay/venues/*.yaml).
+    /// Venue rules file, one per venue; repeat for several (default: the rules bundled
+    /// in the binary, the same as replay/venues/*.yaml). Fees and tick sizes of the
+    /// simulation come from them.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
-    /// Starting equity, in the quote currency.
-    #[arg(long, default_value = "10000")]
-    pub initial_equity: String,
+    /// Starting equity, in the quote currency (> 0; recorded in the session, so
+    /// `report` uses it).
+    #[arg(long, value_name = "AMOUNT", default_value = "10000", allow_negative_numbers = true, value_parser = super::values::parse_positive_decimal)]
+    pub initial_equity: Decimal,
     /// Where market orders fill on bars.
     #[arg(long, value_enum, default_value = "close")]
     pub fill_at: FillAt,
-    /// Slippage against takers on market and stop fills, in basis points.
-    #[arg(long, default_value = "0")]
-    pub slippage_bps: String,
-    /// Time from a request to the venue acting on it, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// Slippage against takers on market and stop fills, in basis points (0..=10000).
+    #[arg(long, value_name = "BPS", default_value = "0", allow_negative_numbers = true, value_parser = super::values::parse_slippage_bps)]
+    pub slippage_bps: Decimal,
+    /// Time from a request to the venue acting on it, in milliseconds (0..=3600000).
+    #[arg(long, value_name = "MS", default_value = "0", allow_negative_numbers = true, value_parser = super::values::parse_latency_ms)]
     pub latency_ms: i64,
-    /// Share of each bar's volume our orders may take (e.g. 0.1), or `unlimited`.
-    #[arg(long, default_value = "unlimited")]
-    pub liquidity: String,
+    /// Share of each bar's volume our orders may take (more than 0, at most 1), or
+    /// `unlimited`.
+    #[arg(long, value_name = "SHARE", default_value = "unlimited", allow_negative_numbers = true, value_parser = super::values::parse_liquidity)]
+    pub liquidity: LiquidityModel,
     /// Append to a ledger that already holds events (default: refuse).
     #[arg(long)]
     pub append: bool,
@@ -96,11 +104,11 @@ impl Args {
             trades: Vec::new(),
             from_log: None,
             rules: Vec::new(),
-            initial_equity: "10000".into(),
+            initial_equity: Decimal::from_int(10_000),
             fill_at: FillAt::Close,
-            slippage_bps: "0".into(),
+            slippage_bps: Decimal::ZERO,
             latency_ms: 0,
-            liquidity: "unlimited".into(),
+            liquidity: LiquidityModel::Unlimited,
             append: false,
         }
     }
@@ -109,9 +117,12 @@ impl Args {
 /// Run `ledger run`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     if args.mode != RunMode::Backtest {
+        let mode = match args.mode {
+            RunMode::Paper => "paper",
+            _ => "live",
+        };
         bail!(
-            "--mode {:?} needs the live venue adapters, which this build does not have yet; use --mode backtest",
-            args.mode
+            "--mode {mode} needs the live venue adapters, which this build does not have yet; use --mode backtest"
         );
     }
     let play_text = std::fs::read_to_string(&args.strategy)
@@ -121,15 +132,10 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     if sources.is_empty() && args.from_log.is_none() {
         bail!("no market data: give --data, --trades or --from-log");
     }
-    let rules_paths = rules_paths(&args.rules)?;
-    let mut rules = Vec::new();
-    for path in &rules_paths {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        rules.push(parse_rules(&text, &path.display().to_string())?);
-    }
-    let sim = sim_config(&args)?;
-    let params = run_params(&args, &play, &sources, &rules_paths, &sim)?;
+    let rules = load_rules(&args.rules)?;
+    let sim = sim_config(&args, &play, &rules)?;
+    let params = run_params(&args, &play, &sources, &rules, &sim)?;
+    let rules: Vec<VenueRules> = rules.into_iter().map(|r| r.rules).collect();
     let options = EngineOptions {
         mode: Mode::Backtest,
         config_hash: config_hash(&params),
@@ -139,7 +145,8 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     };
     let ledger = Ledger::open_for_session(db)
         .with_context(|| format!("cannot open ledger {}", db.display()))?;
-    if ledger.reader()?.head()?.seq > 0 && !args.append {
+    let before = ledger.reader()?.head()?.seq;
+    if before > 0 && !args.append {
         bail!(
             "{} already holds events; give a new --db, or --append to add this run",
             db.display()
@@ -147,6 +154,12 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     }
     let mut writer = Writer::new(&ledger, WriterOptions::default())?;
     let strategy = PlayStrategy::new(play)?;
+    // The session's first event gets seq `before + 1`: a prefix no other run of this
+    // ledger can have.
+    let sim = SimConfig {
+        exec_id_prefix: format!("sim-{}-", before + 1),
+        ..sim
+    };
     let mut engine = Engine::new(
         &mut writer,
         strategy,
@@ -159,39 +172,94 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             engine.aggregate_trades(key.clone());
         }
     }
+    let stop = StopFlag::install()?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let bar = out.spinner("backtest");
-    runtime.block_on(async {
+    let driven = runtime.block_on(async {
         match &args.from_log {
-            Some(source) => drive_from_log(&mut engine, source, &bar).await,
-            None => drive_files(&mut engine, &sources, &bar).await,
+            Some(source) => drive_from_log(&mut engine, source, &bar, &stop).await,
+            None => drive_files(&mut engine, &sources, &bar, &stop).await,
         }
-    })?;
+    });
     bar.finish_and_clear();
-    let stats = engine.finish("end of data")?;
-    summary(&ledger, &stats, out)
+    // Every way out records why the session ended, so a reader can tell a finished run
+    // from a partial one: the end of the data, a signal, or the error that stopped it
+    // (if the ledger itself failed, the stop cannot be written, and readers report the
+    // session as incomplete).
+    let reason = match &driven {
+        Ok(Driven::EndOfData) => "end of data".to_string(),
+        Ok(Driven::Interrupted) => "interrupted by a signal".to_string(),
+        Err(e) => format!("error: {e:#}"),
+    };
+    let finished = engine.finish(&reason);
+    match (driven, finished) {
+        (Ok(Driven::EndOfData), Ok(stats)) => summary(&ledger, before, &stats, out),
+        (Ok(Driven::Interrupted), Ok(stats)) => {
+            summary(&ledger, before, &stats, out)?;
+            bail!("interrupted by a signal: the session stopped cleanly (session_stopped reason `{reason}`); its events are committed")
+        }
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), Ok(_)) => Err(e.context("the run stopped part-way; its events so far are committed, with session_stopped reason `error: …`")),
+        (Err(e), Err(stop)) => Err(e.context(format!(
+            "the run stopped part-way, and its session_stopped could not be written ({stop}): readers will report the session as incomplete"
+        ))),
+    }
+}
+
+/// How the market data loop ended.
+enum Driven {
+    EndOfData,
+    Interrupted,
+}
+
+/// Set by SIGINT or SIGTERM: the loop stops at the next event and the session ends
+/// cleanly. A second signal while the flag is set exits at once (status 130), for a run
+/// stuck where it does not look at the flag.
+struct StopFlag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StopFlag {
+    fn install() -> Result<StopFlag> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())
+                .context("cannot install the signal handler")?;
+            signal_hook::flag::register(signal, flag.clone())
+                .context("cannot install the signal handler")?;
+        }
+        Ok(StopFlag(flag))
+    }
+
+    fn raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 async fn drive_files<S: crate::strategy::Strategy>(
     engine: &mut Engine<'_, S, SimExchange>,
     sources: &[SourceSpec],
     bar: &indicatif::ProgressBar,
-) -> Result<()> {
+    stop: &StopFlag,
+) -> Result<Driven> {
     let merged = MergedSource::open(sources)?;
     for (i, event) in merged.enumerate() {
+        if stop.raised() {
+            return Ok(Driven::Interrupted);
+        }
         engine.on_market(event?).await?;
         if i % 4096 == 0 {
             bar.set_position(i as u64);
         }
     }
-    Ok(())
+    Ok(Driven::EndOfData)
 }
 
 async fn drive_from_log<S: crate::strategy::Strategy>(
     engine: &mut Engine<'_, S, SimExchange>,
     source: &Path,
     bar: &indicatif::ProgressBar,
-) -> Result<()> {
+    stop: &StopFlag,
+) -> Result<Driven> {
     let ledger = Ledger::open_to_read(source)
         .with_context(|| format!("cannot open source ledger {}", source.display()))?;
     let reader = ledger.reader()?;
@@ -207,12 +275,15 @@ async fn drive_from_log<S: crate::strategy::Strategy>(
             Ok(std::ops::ControlFlow::Continue(()))
         })?;
         for event in chunk {
+            if stop.raised() {
+                return Ok(Driven::Interrupted);
+            }
             engine.on_market(event).await?;
         }
         bar.set_position(to);
         from = to + 1;
     }
-    Ok(())
+    Ok(Driven::EndOfData)
 }
 
 /// Market observations are replayed; everything else in the source (its decisions,
@@ -225,22 +296,46 @@ fn is_market(payload: &crate::event::Payload) -> bool {
     )
 }
 
+/// The market data files of the run, each with its instrument. `KEY=FILE` is split only
+/// when the left side is a position key (`VENUE:BOOK:SYMBOL`): a path with `=` in it
+/// (Hive-style `date=2024-01-01/` folders) is a path. Every instrument of the play needs
+/// data, and a file is given once.
 fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
-    let mut specs = Vec::new();
-    for (list, trades) in [(&args.data, false), (&args.trades, true)] {
+    if args.from_log.is_some() && !(args.data.is_empty() && args.trades.is_empty()) {
+        bail!(
+            "--from-log replays the market events of another ledger; it cannot be combined with --data or --trades (the files would not be used)"
+        );
+    }
+    let mut specs: Vec<SourceSpec> = Vec::new();
+    for (list, option, trades) in [
+        (&args.data, "--data", false),
+        (&args.trades, "--trades", true),
+    ] {
         for item in list.iter() {
-            let (key, path) = match item.rsplit_once('=') {
-                Some((key, path)) => (key.parse::<PositionKey>()?, PathBuf::from(path)),
-                None => match play.instruments.as_slice() {
+            let (key, path) = match item.split_once('=') {
+                Some((key, path)) if key.contains(':') => (
+                    key.parse::<PositionKey>().with_context(|| {
+                        format!("{option} {item}: `{key}` is not a position key")
+                    })?,
+                    PathBuf::from(path),
+                ),
+                _ => match play.instruments.as_slice() {
                     [only] => (only.clone(), PathBuf::from(item)),
                     _ => bail!(
-                        "{item}: the play trades {} instruments; write KEY=FILE",
+                        "{option} {item}: the play trades {} instruments; write {option} VENUE:BOOK:SYMBOL=FILE",
                         play.instruments.len()
                     ),
                 },
             };
             if !play.instruments.contains(&key) {
-                bail!("{item}: {key} is not one of the play's instruments");
+                bail!("{option} {item}: {key} is not one of the play's instruments");
+            }
+            if let Some(twice) = specs.iter().find(|s| s.path() == &path) {
+                bail!(
+                    "{option} {item}: {} is given twice (already for {}); give each file once",
+                    path.display(),
+                    twice.key()
+                );
             }
             specs.push(if trades {
                 SourceSpec::Trades { key, path }
@@ -249,34 +344,115 @@ fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
             });
         }
     }
+    if args.from_log.is_none() && !specs.is_empty() {
+        let missing: Vec<String> = play
+            .instruments
+            .iter()
+            .filter(|k| !specs.iter().any(|s| s.key() == *k))
+            .map(|k| k.to_string())
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "the play trades {} but no --data or --trades was given for {}",
+                play.instruments
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                missing.join(", ")
+            );
+        }
+    }
     Ok(specs)
 }
 
-fn rules_paths(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    if !given.is_empty() {
-        return Ok(given.to_vec());
-    }
-    let dir = Path::new("replay/venues");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("no --rules given and cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    paths.sort();
-    Ok(paths)
+/// The venue rules compiled into the binary (`replay/venues/*.yaml`): `run` works from
+/// any directory, and `--rules` replaces them.
+const BUNDLED_RULES: &[(&str, &str)] = &[
+    ("bybit.yaml", include_str!("../../replay/venues/bybit.yaml")),
+    (
+        "nasdaq.yaml",
+        include_str!("../../replay/venues/nasdaq.yaml"),
+    ),
+    (
+        "sample.yaml",
+        include_str!("../../replay/venues/sample.yaml"),
+    ),
+];
+
+/// One venue's rules and where they came from (for the session's provenance).
+struct LoadedRules {
+    /// `bundled:NAME` or the file's path.
+    origin: String,
+    /// blake3 of the text, hex.
+    hash: String,
+    rules: VenueRules,
 }
 
-fn sim_config(args: &Args) -> Result<SimConfig> {
-    let decimal = |name: &str, text: &str| -> Result<Decimal> {
-        text.parse::<Decimal>().with_context(|| format!("--{name}"))
+/// The `--rules` files, or the bundled rules; two files for one venue are refused (which
+/// one would win is a guess).
+fn load_rules(given: &[PathBuf]) -> Result<Vec<LoadedRules>> {
+    let mut loaded: Vec<LoadedRules> = Vec::new();
+    let mut add = |origin: String, text: &str| -> Result<()> {
+        let rules = parse_rules(text, &origin)?;
+        if let Some(other) = loaded.iter().find(|l| l.rules.venue == rules.venue) {
+            bail!(
+                "{origin} and {} both give rules for venue {}: give one rules file per venue",
+                other.origin,
+                rules.venue
+            );
+        }
+        let hash = blake3::hash(text.as_bytes()).to_hex().to_string();
+        loaded.push(LoadedRules {
+            origin,
+            hash,
+            rules,
+        });
+        Ok(())
     };
-    let liquidity = match args.liquidity.as_str() {
-        "unlimited" => LiquidityModel::Unlimited,
-        share => LiquidityModel::VolumeShare(decimal("liquidity", share)?),
-    };
+    if given.is_empty() {
+        for (name, text) in BUNDLED_RULES {
+            add(format!("bundled:{name}"), text)?;
+        }
+    } else {
+        for path in given {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read rules {}", path.display()))?;
+            add(path.display().to_string(), &text)?;
+        }
+    }
+    Ok(loaded)
+}
+
+/// The simulated exchange for this run: the options, and each instrument's fees and
+/// tick from its venue rules. An instrument without rules is refused before the run
+/// starts (every intent would be skipped as `unknown_instrument`).
+fn sim_config(args: &Args, play: &Play, rules: &[LoadedRules]) -> Result<SimConfig> {
+    let liquidity = args.liquidity;
+    let mut fees_by_key = BTreeMap::new();
+    let mut ticks_by_key = BTreeMap::new();
+    for key in &play.instruments {
+        let Some(r) = rules.iter().find_map(|r| r.rules.instrument(key)) else {
+            let origins: Vec<&str> = rules.iter().map(|r| r.origin.as_str()).collect();
+            bail!(
+                "{key}: no venue rules for this instrument of the play (rules read: {}); add it to a rules file and pass --rules",
+                origins.join(", ")
+            );
+        };
+        fees_by_key.insert(
+            key.clone(),
+            FeeRates {
+                maker: r.maker_fee,
+                taker: r.taker_fee,
+            },
+        );
+        ticks_by_key.insert(key.clone(), r.tick_size);
+    }
     Ok(SimConfig {
-        initial_equity: decimal("initial-equity", &args.initial_equity)?,
-        slippage_bps: decimal("slippage-bps", &args.slippage_bps)?,
+        fees_by_key,
+        ticks_by_key,
+        initial_equity: args.initial_equity,
+        slippage_bps: args.slippage_bps,
         submit_latency_ns: args.latency_ms.saturating_mul(1_000_000),
         market_fill: match args.fill_at {
             FillAt::Close => MarketFill::BarClose,
@@ -287,11 +463,16 @@ fn sim_config(args: &Args) -> Result<SimConfig> {
     })
 }
 
+/// The session's recorded parameters: what ran, on what, with which settings. The
+/// names are a contract (`report` reads `initial_equity`): `strategy`, `strategy_hash`,
+/// `strategy_id`, `candles KEY` / `trades KEY`, `from_log`, `rules`, `initial_equity`,
+/// `fees KEY` (`maker=R taker=R`), `tick KEY`, `fill_at`, `slippage_bps`, `latency_ms`,
+/// `liquidity`, `version`.
 fn run_params(
     args: &Args,
     play: &Play,
     sources: &[SourceSpec],
-    rules: &[PathBuf],
+    rules: &[LoadedRules],
     sim: &SimConfig,
 ) -> Result<Vec<(String, String)>> {
     let mut params = vec![
@@ -323,18 +504,49 @@ fn run_params(
             format!("{} head {} {}", source.display(), head.seq, head.hash),
         ));
     }
-    for path in rules {
+    for r in rules {
         params.push((
             "rules".to_string(),
-            format!("{} blake3:{}", path.display(), file_hash(path)?),
+            format!("{} blake3:{}", r.origin, r.hash),
         ));
     }
-    params.push(("sim".to_string(), format!("{sim:?}")));
+    params.push(("initial_equity".to_string(), sim.initial_equity.to_string()));
+    for (key, fees) in &sim.fees_by_key {
+        params.push((
+            format!("fees {key}"),
+            format!("maker={} taker={}", fees.maker, fees.taker),
+        ));
+    }
+    for (key, tick) in &sim.ticks_by_key {
+        params.push((format!("tick {key}"), tick.to_string()));
+    }
+    let fill_at = match sim.market_fill {
+        MarketFill::BarClose => "close",
+        MarketFill::NextOpen => "next-open",
+    };
+    params.push(("fill_at".to_string(), fill_at.to_string()));
+    params.push(("slippage_bps".to_string(), sim.slippage_bps.to_string()));
+    params.push(("latency_ms".to_string(), args.latency_ms.to_string()));
+    let liquidity = match sim.liquidity {
+        LiquidityModel::Unlimited => "unlimited".to_string(),
+        LiquidityModel::VolumeShare(share) => share.to_string(),
+    };
+    params.push(("liquidity".to_string(), liquidity));
     params.push(("version".to_string(), env!("CARGO_PKG_VERSION").to_string()));
     Ok(params)
 }
 
-fn summary(ledger: &Ledger, stats: &RunStats, out: Output) -> Result<()> {
+/// The run's summary; `before` is the head before the run (its events follow it).
+fn summary(ledger: &Ledger, before: u64, stats: &RunStats, out: Output) -> Result<()> {
+    if stats.ignored_candles > 0 {
+        out.note(&format!(
+            "warning: {} candle(s) of another timeframe than their instrument's first were ignored",
+            stats.ignored_candles
+        ));
+    }
+    if stats.bars == 0 {
+        out.note("warning: the strategy saw no closed bar: the data is shorter than one bar of its timeframe");
+    }
     let reader = ledger.reader()?;
     let head = reader.head()?;
     let (projection, _) = crate::log::projection_at(&reader, head.seq)?;
@@ -355,6 +567,7 @@ fn summary(ledger: &Ledger, stats: &RunStats, out: Output) -> Result<()> {
         out.json_value(&json!({
             "head_seq": head.seq,
             "head_hash": head.hash.to_hex(),
+            "first_seq": before + 1,
             "events": stats.events,
             "market_events": stats.market_events,
             "bars": stats.bars,

@@ -53,6 +53,9 @@ pub enum RunError {
     /// Trades could not be aggregated into bars.
     #[error("bar aggregation: {0}")]
     Aggregate(#[from] crate::ingest::AggregateError),
+    /// The market data cannot drive this strategy (it would run without a bar).
+    #[error("market data: {0}")]
+    Data(String),
 }
 
 /// Counts of one run, for the summary.
@@ -161,6 +164,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
 
     /// Process one market event.
     pub async fn on_market(&mut self, event: Event) -> Result<(), RunError> {
+        self.check_timeframe(&event)?;
         if !self.started {
             self.start(event.ts)?;
         }
@@ -184,6 +188,35 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         };
         if let Some(bar) = bar {
             self.on_bar(event.ts, &bar).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuse an instrument whose candles are coarser than the strategy's bars: bars
+    /// cannot be built down, so the run would see none (checked at the instrument's
+    /// first candle, which sets its base timeframe).
+    fn check_timeframe(&self, event: &Event) -> Result<(), RunError> {
+        let Payload::Candle(c) = &event.payload else {
+            return Ok(());
+        };
+        let target = self.options.timeframe;
+        if c.timeframe <= target {
+            return Ok(());
+        }
+        let key = PositionKey {
+            venue: c.venue.clone(),
+            book: c.book.clone(),
+            instrument: c.instrument.clone(),
+        };
+        let first = self
+            .markets
+            .get(&key)
+            .is_none_or(|m| m.base_timeframe.is_none());
+        if first {
+            return Err(RunError::Data(format!(
+                "{key}: candles are {}, coarser than the strategy's {target} bars (bars cannot be built down): give {target} or finer candles, or set the play's timeframe to {}",
+                c.timeframe, c.timeframe
+            )));
         }
         Ok(())
     }
@@ -384,10 +417,6 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             if reports.is_empty() {
                 return Ok(());
             }
-            self.stats.fills += reports
-                .iter()
-                .filter(|e| matches!(e.payload, Payload::Fill(_)))
-                .count() as u64;
             self.pending.extend(reports);
             self.flush()?;
             self.release_brackets().await?;
@@ -491,10 +520,30 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 }
             }
         }
+        let fills = events
+            .iter()
+            .filter(|e| matches!(e.payload, Payload::Fill(_)))
+            .count() as u64;
         let outcome = self.writer.append(events)?;
         if let Some((_, err)) = outcome.rejected.first() {
             return Err(RunError::Refused(err.to_string()));
         }
+        // The engine's own executions are new by construction (ids unique per ledger,
+        // see `SimConfig::exec_id_prefix`) and never overfill: either would be a bug
+        // that leaves the ledger and the run disagreeing, so the run stops on it.
+        if outcome.duplicates > 0 {
+            return Err(RunError::Refused(format!(
+                "{} execution(s) the run produced were already in the ledger: execution ids must be unique per ledger",
+                outcome.duplicates
+            )));
+        }
+        if let Some(seq) = outcome.overfills.first() {
+            return Err(RunError::Refused(format!(
+                "seq {seq}: a fill took its order above its quantity"
+            )));
+        }
+        // Counted from what the ledger took, so the summary says what the log holds.
+        self.stats.fills += fills;
         self.stats.events += outcome.appended;
         self.since_commit += outcome.appended;
         if self.since_commit >= COMMIT_EVERY_EVENTS {

@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::event::{Event, PositionKey, Timestamp};
+use crate::event::{Event, Payload, PositionKey, Timestamp};
 use crate::ingest::{
-    AlwaysOpen, CandleOptions, IngestError, TradeOptions, read_candles_file, read_trades_file,
-    with_gaps,
+    AlwaysOpen, CandleOptions, GapDetector, IngestError, TradeOptions, read_candles_file,
+    read_trades_file,
 };
 
 /// Events per batch handed from the reader thread to the engine: large enough that
@@ -49,6 +49,13 @@ pub enum SourceSpec {
 }
 
 impl SourceSpec {
+    /// The instrument.
+    pub fn key(&self) -> &PositionKey {
+        match self {
+            SourceSpec::Candles { key, .. } | SourceSpec::Trades { key, .. } => key,
+        }
+    }
+
     /// The file.
     pub fn path(&self) -> &PathBuf {
         match self {
@@ -132,11 +139,16 @@ impl Drop for MergedSource {
     }
 }
 
-/// The merge itself: each source's next event, the earliest first.
+/// The merge itself: each source's next event, the earliest first. Gaps are detected
+/// on the merged stream, not per file: two files of one instrument with a day missing
+/// between them are one series with a hole.
 struct Merge {
     streams: Vec<EventStream>,
     heads: Vec<Option<Event>>,
     order: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    gaps: GapDetector<AlwaysOpen>,
+    /// The candle a gap event was just handed out for.
+    queued: Option<Event>,
 }
 
 impl Merge {
@@ -145,6 +157,8 @@ impl Merge {
             streams: Vec::with_capacity(specs.len()),
             heads: Vec::with_capacity(specs.len()),
             order: BinaryHeap::new(),
+            gaps: GapDetector::new(AlwaysOpen),
+            queued: None,
         };
         for spec in specs {
             let stream: EventStream = match spec {
@@ -153,7 +167,7 @@ impl Merge {
                         market: key.clone(),
                         timeframe: None,
                     };
-                    Box::new(with_gaps(read_candles_file(path, options)?, AlwaysOpen))
+                    Box::new(read_candles_file(path, options)?)
                 }
                 SourceSpec::Trades { key, path } => {
                     let options = TradeOptions {
@@ -183,12 +197,28 @@ impl Merge {
     /// The next event, or the error that ends the input (as before the reader had a
     /// thread: the event whose successor failed to read is not handed over).
     fn next(&mut self) -> Option<Result<Event, IngestError>> {
+        if let Some(event) = self.queued.take() {
+            return Some(Ok(event));
+        }
         let Reverse((_, index)) = self.order.pop()?;
         let event = self.heads[index].take()?;
-        match self.advance(index) {
-            Ok(()) => Some(Ok(event)),
-            Err(e) => Some(Err(e)),
+        if let Err(e) = self.advance(index) {
+            return Some(Err(e));
         }
+        let gap = match &event.payload {
+            Payload::Candle(candle) => self.gaps.observe(candle),
+            _ => None,
+        };
+        Some(Ok(match gap {
+            // Stamped with the candle's time: the hole is known once the bar after it
+            // closed (as `ingest::with_gaps` does).
+            Some(gap) => {
+                let ts = event.ts;
+                self.queued = Some(event);
+                Event::new(ts, Payload::Gap(gap))
+            }
+            None => event,
+        }))
     }
 
     /// Merge to the end (or the first error) in batches; stop early when the engine

@@ -40,6 +40,13 @@ impl Decimal {
             .map(Decimal)
     }
 
+    /// `mantissa × 10^-scale` as a constant (a scale above 28 is clamped to 28).
+    pub const fn from_parts_const(mantissa: u32, scale: u32) -> Decimal {
+        Decimal(rust_decimal::Decimal::from_parts(
+            mantissa, 0, 0, false, scale,
+        ))
+    }
+
     /// A whole number.
     pub fn from_int(value: i64) -> Decimal {
         Decimal(rust_decimal::Decimal::from(value))

@@ -207,6 +207,25 @@ fn funding(err: &Errors<'_>, f: &FundingYaml) -> Result<FundingGate, RulesError>
     Ok(gate)
 }
 
+/// The largest fee rate, as a fraction of notional: 1%. A venue's rates are hundredths
+/// of that; a larger one is almost always a percentage written as a fraction.
+const FEE_RATE_MAX: Decimal = Decimal::from_parts_const(1, 2);
+
+/// A fee rate (a fraction of notional, negative for a rebate) within ±[`FEE_RATE_MAX`].
+fn fee_rate(err: &Errors<'_>, s: &Spanned<String>, field: &str) -> Result<Decimal, RulesError> {
+    let rate = err.decimal(s, field, Bound::Any)?;
+    if rate.abs() > FEE_RATE_MAX {
+        return Err(err.at(
+            s,
+            field,
+            format!(
+                "a fee rate is a fraction of notional (0.00055 = 5.5 bps) within ±{FEE_RATE_MAX}, found {rate}"
+            ),
+        ));
+    }
+    Ok(rate)
+}
+
 fn instruments(
     err: &Errors<'_>,
     list: &Spanned<Vec<Spanned<InstrumentYaml>>>,
@@ -233,9 +252,27 @@ fn instruments(
             min_notional: err.decimal(&y.min_notional, &f("min_notional"), Bound::NotNegative)?,
             max_leverage: err.decimal(&y.max_leverage, &f("max_leverage"), Bound::Positive)?,
             max_position_notional,
-            maker_fee: err.decimal(&y.maker_fee, &f("maker_fee"), Bound::Any)?,
-            taker_fee: err.decimal(&y.taker_fee, &f("taker_fee"), Bound::Any)?,
+            maker_fee: fee_rate(err, &y.maker_fee, &f("maker_fee"))?,
+            taker_fee: fee_rate(err, &y.taker_fee, &f("taker_fee"))?,
         };
+        if rules.taker_fee.is_negative() {
+            let message = format!(
+                "a taker fee below zero would pay takers (no venue does), found {}",
+                rules.taker_fee
+            );
+            return Err(err.at(&y.taker_fee, f("taker_fee"), message));
+        }
+        if rules
+            .maker_fee
+            .checked_add(rules.taker_fee)
+            .is_none_or(|sum| sum.is_negative())
+        {
+            let message = format!(
+                "a maker rebate larger than the taker fee ({}) would pay a round trip, found {}",
+                rules.taker_fee, rules.maker_fee
+            );
+            return Err(err.at(&y.maker_fee, f("maker_fee"), message));
+        }
         if map.contains_key(&key) {
             let message = format!("duplicate instrument `{}:{}`", key.0, key.1);
             return Err(err.at(&y.instrument, f("instrument"), message));

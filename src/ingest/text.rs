@@ -82,15 +82,27 @@ fn plain_notation(negative: bool, int_digits: &str, frac_digits: &str, exponent:
 /// Parse a time: an epoch integer (unit by magnitude, see [`EPOCH_SECONDS_BELOW`] and the
 /// two constants after it) with an optional fraction, RFC 3339, or a UTC wall time
 /// `YYYY-MM-DD[ T]HH:MM:SS[.f]` / `YYYY-MM-DD` with no offset.
+///
+/// Times before 1970 are refused: the log's clock is nanoseconds since the Unix epoch, and
+/// the engine, the simulated exchange and the executor treat time zero as "no time yet"
+/// (an order stamped before it would never be accepted).
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     let t = text.trim();
-    if t.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    let ts = if t.bytes().next().is_some_and(|b| b.is_ascii_digit())
         && t.len() > 4
         && t.as_bytes()[4] == b'-'
     {
-        return parse_date_time(t);
+        parse_date_time(t)?
+    } else {
+        parse_epoch(t)?
+    };
+    if ts.as_nanos() < 0 {
+        return Err(format!(
+            "`{}` is before 1970-01-01: times must be within the years 1970..2262",
+            clip(t)
+        ));
     }
-    parse_epoch(t)
+    Ok(ts)
 }
 
 fn parse_epoch(t: &str) -> Result<Timestamp, String> {
@@ -130,6 +142,11 @@ fn parse_date_time(t: &str) -> Result<Timestamp, String> {
     if let Ok(ts) = Timestamp::parse_rfc3339(t) {
         return Ok(ts);
     }
+    let outside = || format!("`{}` is outside the years 1970..2262", clip(t));
+    if DateTime::parse_from_rfc3339(t).is_ok() {
+        // Well-formed, but a nanosecond count cannot hold it.
+        return Err(outside());
+    }
     let with_offset = DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%:z").ok();
     let naive = with_offset.map(|dt| dt.naive_utc()).or_else(|| {
         ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
@@ -151,7 +168,7 @@ fn parse_date_time(t: &str) -> Result<Timestamp, String> {
         .and_utc()
         .timestamp_nanos_opt()
         .map(Timestamp::from_nanos)
-        .ok_or_else(|| format!("`{}` is outside the years 1677..2262", clip(t)))
+        .ok_or_else(outside)
 }
 
 /// The first 40 characters, for quoting input in messages.

@@ -3,23 +3,33 @@
 //!
 //! Equity at a point is `initial + Σ positions (realized − fees + funding + unrealized)`,
 //! unrealized marked at the position's last mark then. The initial equity is the first
-//! `balance` total or `transfer` amount seen before the first execution, funding or
-//! correction; otherwise [`ReportOptions::initial_equity`]. Later balances and transfers
-//! do not move the curve (they are not trading results).
+//! of these seen before the first execution, funding or correction: a `balance` total, a
+//! `transfer` amount, or the `initial_equity` a `session_started` recorded (a backtest
+//! records the equity it ran with). [`ReportOptions::initial_equity`] overrides it (the
+//! report then says what it overrode); with neither, [`DEFAULT_INITIAL_EQUITY`]. Later
+//! balances and transfers do not move the curve (they are not trading results).
+//!
+//! A position's drawdown runs from a peak PnL of zero (the position did not exist
+//! before), as the account's runs from the initial equity: on a one-instrument log the
+//! two agree.
 
 use std::collections::BTreeMap;
 
 use super::curve::{Clock, Curve, CurveSummary};
 use super::lives::{Before, ExecutionFee, Lives};
 use super::metrics::ratio;
+use super::sessions::Sessions;
 use crate::event::{Decimal, Envelope, Payload, PositionKey, Seq, Timestamp};
 use crate::reduce::{Position, Projection, ReduceError};
 
+/// Starting capital when neither the log nor the options say.
+pub const DEFAULT_INITIAL_EQUITY: i64 = 10_000;
+
 /// Options of a report.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ReportOptions {
-    /// Starting capital when the log holds no `balance` or `transfer` before trading.
-    pub initial_equity: Decimal,
+    /// Starting capital, overriding what the log recorded.
+    pub initial_equity: Option<Decimal>,
 }
 
 /// Where the initial equity came from.
@@ -29,8 +39,12 @@ pub enum EquitySource {
     Balance,
     /// The first `transfer` event's amount.
     Transfer,
+    /// The `initial_equity` parameter of the first `session_started`.
+    Session,
     /// [`ReportOptions::initial_equity`].
     Option,
+    /// [`DEFAULT_INITIAL_EQUITY`]: nothing recorded one.
+    Default,
 }
 
 impl EquitySource {
@@ -39,7 +53,9 @@ impl EquitySource {
         match self {
             EquitySource::Balance => "balance",
             EquitySource::Transfer => "transfer",
+            EquitySource::Session => "session",
             EquitySource::Option => "option",
+            EquitySource::Default => "default",
         }
     }
 }
@@ -117,6 +133,8 @@ pub struct Report {
     pub initial_equity: Decimal,
     /// Where it came from.
     pub initial_equity_source: EquitySource,
+    /// What the log recorded, when the options overrode it.
+    pub recorded_equity: Option<(Decimal, EquitySource)>,
     /// Equity after the last event.
     pub final_equity: Decimal,
     /// The account as a whole (its `max_drawdown` is the curve's).
@@ -127,13 +145,16 @@ pub struct Report {
     pub clock: Clock,
     /// The equity curve's metrics and chart points.
     pub curve: CurveSummary,
+    /// The sessions folded, and whether each ended.
+    pub sessions: Sessions,
 }
 
 /// Per-position state beyond the projection.
 #[derive(Debug, Clone, Default)]
 struct Tracked {
     lives: Lives,
-    peak_pnl: Option<Decimal>,
+    /// Starts at zero: see the module doc.
+    peak_pnl: Decimal,
     max_drawdown: Decimal,
 }
 
@@ -146,8 +167,9 @@ pub struct ReportBuilder {
     first_ts: Option<Timestamp>,
     /// Set once trading started (or at the end).
     initial: Option<(Decimal, EquitySource)>,
-    /// The first balance or transfer seen while `initial` is still open.
+    /// The first balance, transfer or session equity seen while `initial` is still open.
     candidate: Option<(Decimal, EquitySource)>,
+    sessions: Sessions,
     candles: Option<Curve>,
     /// The event clock's curve; dropped at the first closed candle.
     events_curve: Option<Curve>,
@@ -169,6 +191,7 @@ impl ReportBuilder {
             first_ts: None,
             initial: None,
             candidate: None,
+            sessions: Sessions::default(),
             candles: None,
             events_curve: None,
             seen_candle: false,
@@ -190,6 +213,7 @@ impl ReportBuilder {
             self.start_curves();
         }
         self.note_initial(payload);
+        self.sessions.apply(seq, ts, payload);
         self.tick_clocks(payload, ts, seq)?;
         let key = moves_pnl.then(|| payload.position_key()).flatten();
         let before = key
@@ -204,9 +228,14 @@ impl ReportBuilder {
 
     /// Lock the initial equity and start the curves at the first event's time.
     fn start_curves(&mut self) {
-        let (equity, source) = self
-            .candidate
-            .unwrap_or((self.options.initial_equity, EquitySource::Option));
+        let (equity, source) = match (self.options.initial_equity, self.candidate) {
+            (Some(given), _) => (given, EquitySource::Option),
+            (None, Some(recorded)) => recorded,
+            (None, None) => (
+                Decimal::from_int(DEFAULT_INITIAL_EQUITY),
+                EquitySource::Default,
+            ),
+        };
         self.initial = Some((equity, source));
         let start = self.first_ts.unwrap_or_default();
         self.candles = Some(Curve::starting_at(start, equity));
@@ -222,6 +251,12 @@ impl ReportBuilder {
         self.candidate = match payload {
             Payload::Balance(b) => Some((b.total, EquitySource::Balance)),
             Payload::Transfer(t) => Some((t.amount, EquitySource::Transfer)),
+            Payload::SessionStarted(s) => s
+                .params
+                .iter()
+                .find(|(name, _)| name == "initial_equity")
+                .and_then(|(_, v)| v.parse::<Decimal>().ok())
+                .map(|v| (v, EquitySource::Session)),
             _ => None,
         };
     }
@@ -271,8 +306,8 @@ impl ReportBuilder {
             let pnl = pnl(p).ok_or(overflow("position pnl"))?;
             equity = equity.checked_add(pnl).ok_or(overflow("equity"))?;
             let t = self.tracked.entry(p.key.clone()).or_default();
-            let peak = t.peak_pnl.map_or(pnl, |peak| peak.max(pnl));
-            t.peak_pnl = Some(peak);
+            let peak = t.peak_pnl.max(pnl);
+            t.peak_pnl = peak;
             let fall = peak.checked_sub(pnl).ok_or(overflow("drawdown"))?;
             t.max_drawdown = t.max_drawdown.max(fall);
         }
@@ -380,11 +415,13 @@ impl ReportBuilder {
             span,
             initial_equity,
             initial_equity_source: source,
+            recorded_equity: self.candidate.filter(|_| source == EquitySource::Option),
             final_equity,
             account,
             instruments,
             clock,
             curve,
+            sessions: self.sessions,
         })
     }
 }
@@ -484,9 +521,12 @@ mod tests {
 
     /// Fold JSON lines (seqs from 1) into a report with 1000 of starting capital.
     fn check(lines: &[String]) -> Report {
-        let mut b = ReportBuilder::new(ReportOptions {
-            initial_equity: Decimal::from_int(1000),
-        });
+        check_with(Some(Decimal::from_int(1000)), lines)
+    }
+
+    /// Fold JSON lines (seqs from 1) into a report, `initial_equity` overriding the log.
+    fn check_with(initial_equity: Option<Decimal>, lines: &[String]) -> Report {
+        let mut b = ReportBuilder::new(ReportOptions { initial_equity });
         for (i, line) in lines.iter().enumerate() {
             let event = parse_event(line).unwrap();
             b.apply(&Envelope {
@@ -536,16 +576,76 @@ mod tests {
     #[test]
     fn a_transfer_before_trading_is_the_starting_capital() {
         let transfer = r#"{"type":"transfer","ts":"2026-01-01T00:00:00Z","venue":"v","asset":"USD","amount":"250"}"#;
-        let r = check(&[
-            transfer.to_string(),
-            fill(1, "buy", "1", "100", "1"),
-            // A later transfer does not move the curve.
-            transfer.replace("00:00:00", "00:00:02"),
-        ]);
+        let r = check_with(
+            None,
+            &[
+                transfer.to_string(),
+                fill(1, "buy", "1", "100", "1"),
+                // A later transfer does not move the curve.
+                transfer.replace("00:00:00", "00:00:02"),
+            ],
+        );
         assert_eq!(r.initial_equity, d("250"));
         assert_eq!(r.initial_equity_source, EquitySource::Transfer);
         assert_eq!(r.final_equity, d("249"));
         assert_eq!(r.curve.drawdown.max_abs, d("1"));
         assert_eq!(r.clock, Clock::Events);
+    }
+
+    fn session(equity: &str) -> String {
+        format!(
+            r#"{{"type":"session_started","ts":"2026-01-01T00:00:00Z","mode":"backtest","config_hash":"","version":"t","params":[["initial_equity","{equity}"]]}}"#
+        )
+    }
+
+    fn trade(second: u32, px: &str) -> String {
+        format!(
+            r#"{{"type":"trade","ts":"2026-01-01T00:00:{second:02}Z","venue":"v","book":"b","instrument":"X","px":"{px}","qty":"1","side":"buy","trade_id":"t{second}"}}"#
+        )
+    }
+
+    #[test]
+    fn the_session_records_the_equity_and_an_option_overrides_it() {
+        let lines = [session("50000"), fill(1, "buy", "1", "100", "1")];
+        let r = check_with(None, &lines);
+        assert_eq!(r.initial_equity, d("50000"));
+        assert_eq!(r.initial_equity_source, EquitySource::Session);
+        assert_eq!(r.final_equity, d("49999"));
+        assert_eq!(r.recorded_equity, None);
+        let r = check_with(Some(d("700")), &lines);
+        assert_eq!(r.initial_equity, d("700"));
+        assert_eq!(r.initial_equity_source, EquitySource::Option);
+        assert_eq!(r.recorded_equity, Some((d("50000"), EquitySource::Session)));
+        // The session never stopped: the report says so.
+        assert_eq!(r.sessions.incomplete().count(), 1);
+    }
+
+    #[test]
+    fn with_nothing_recorded_the_default_equity_is_named() {
+        let r = check_with(None, &[fill(1, "buy", "1", "100", "1")]);
+        assert_eq!(r.initial_equity, Decimal::from_int(DEFAULT_INITIAL_EQUITY));
+        assert_eq!(r.initial_equity_source, EquitySource::Default);
+    }
+
+    /// Issue 9 item 7: on one instrument, the account's and the instrument's max
+    /// drawdown are the same number (the first round trip's fees used to be left out
+    /// of the instrument's, whose peak started at its first, already-charged, point).
+    #[test]
+    fn one_instrument_drawdown_is_the_accounts() {
+        let r = check(&[
+            fill(0, "buy", "1", "100", "1"),
+            trade(1, "100"),
+            fill(2, "sell", "1", "100", "1"),
+            trade(3, "100"),
+            fill(4, "buy", "1", "100", "1"),
+            trade(5, "97"),
+        ]);
+        // Equity 1000 → 999 → 998 → 997 → 994: a fall of 6 from the start.
+        assert_eq!(r.curve.drawdown.max_abs, d("6"));
+        assert_eq!(r.instruments[0].metrics.max_drawdown, d("6"));
+        assert_eq!(
+            r.account.max_drawdown,
+            r.instruments[0].metrics.max_drawdown
+        );
     }
 }

@@ -13,11 +13,14 @@ mod curve;
 mod downsample;
 mod lives;
 mod metrics;
+mod sessions;
 
 pub use build::{
-    EquitySource, InstrumentReport, Metrics, Report, ReportBuilder, ReportError, ReportOptions,
+    DEFAULT_INITIAL_EQUITY, EquitySource, InstrumentReport, Metrics, Report, ReportBuilder,
+    ReportError, ReportOptions,
 };
 pub use chart::{ChartError, render_svg};
 pub use curve::{Clock, CurveSummary};
 pub use downsample::{ChartPoint, MAX_CHART_POINTS};
 pub use metrics::{DAY_NS, Drawdown, PERIODS_PER_YEAR};
+pub use sessions::{Session, Sessions};

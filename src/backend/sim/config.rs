@@ -51,8 +51,11 @@ pub struct SimConfig {
     pub market_fill: MarketFill,
     /// Slippage against the taker on market and stop-market fills, in basis points.
     pub slippage_bps: Decimal,
-    /// Fractional digits of a slipped price (rounded against the taker).
-    pub px_dp: u32,
+    /// Price grid of instruments not in `ticks_by_key`: a taker fill price is moved onto
+    /// it against the taker (a venue never fills off its grid).
+    pub tick: Decimal,
+    /// Price grid per instrument (the venue's tick size), overriding `tick`.
+    pub ticks_by_key: BTreeMap<PositionKey, Decimal>,
     /// Share of market volume our orders may take.
     pub liquidity: LiquidityModel,
     /// Only closed candles of this timeframe are matched (so 1m and 1h bars of the
@@ -61,6 +64,9 @@ pub struct SimConfig {
     /// Starting cash, in the quote currency.
     pub initial_equity: Decimal,
     /// Prefix of execution ids (`{prefix}{n}`) and venue order ids (`{prefix}o{n}`).
+    /// `run` makes it unique per ledger (`sim-{seq of the session_started}-`): a run
+    /// appended to a ledger must not reuse an earlier run's ids, or its fills would be
+    /// taken for duplicates.
     pub exec_id_prefix: String,
 }
 
@@ -69,11 +75,17 @@ impl SimConfig {
     pub fn fees_for(&self, key: &PositionKey) -> FeeRates {
         self.fees_by_key.get(key).copied().unwrap_or(self.fees)
     }
+
+    /// The price grid of `key`.
+    pub fn tick_for(&self, key: &PositionKey) -> Decimal {
+        self.ticks_by_key.get(key).copied().unwrap_or(self.tick)
+    }
 }
 
 impl Default for SimConfig {
     /// Bybit linear base-tier fees (2 bps maker, 5.5 bps taker), no latency, bar-close
-    /// market fills without slippage, unlimited liquidity, 10 000 quote of equity.
+    /// market fills without slippage, unlimited liquidity, 10 000 quote of equity, a
+    /// 1e-8 price grid. `run` replaces fees and grids with each instrument's venue rules.
     fn default() -> SimConfig {
         SimConfig {
             fees: FeeRates {
@@ -84,7 +96,8 @@ impl Default for SimConfig {
             submit_latency_ns: 0,
             market_fill: MarketFill::BarClose,
             slippage_bps: Decimal::ZERO,
-            px_dp: 8,
+            tick: Decimal::from_parts_const(1, 8),
+            ticks_by_key: BTreeMap::new(),
             liquidity: LiquidityModel::Unlimited,
             bar_timeframe: None,
             initial_equity: Decimal::from_int(10_000),

@@ -245,11 +245,11 @@ impl SimExchange {
         reference: Decimal,
         limit: Option<Decimal>,
     ) {
-        let (bps, dp) = (self.config.slippage_bps, self.config.px_dp);
-        let px = self
-            .book
-            .get(id)
-            .and_then(|o| taker_px(o.side, reference, limit, bps, dp));
+        let bps = self.config.slippage_bps;
+        let px = self.book.get(id).and_then(|o| {
+            let tick = self.config.tick_for(&o.key);
+            taker_px(o.side, reference, limit, bps, tick)
+        });
         match px {
             Some(px) => self.execute(ts, id, px, Liquidity::Taker),
             None => self.cancel_order(ts, id, "arithmetic overflow pricing the fill"),

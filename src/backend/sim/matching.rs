@@ -80,17 +80,25 @@ pub(crate) fn crosses(side: Side, px: Decimal, reference: Decimal) -> bool {
     }
 }
 
-/// `reference` moved `bps` against the taker (buys pay more, sells get less), rounded
-/// to `dp` digits against the taker too (buys up, sells down). Zero slippage returns
-/// `reference` untouched. `None` on overflow.
-pub(crate) fn slipped(side: Side, reference: Decimal, bps: Decimal, dp: u32) -> Option<Decimal> {
-    if bps.is_zero() {
-        return Some(reference);
-    }
-    let fraction = bps.checked_div(Decimal::from_int(10_000))?;
-    let factor = Decimal::ONE.checked_add(side.sign().checked_mul(fraction)?)?;
-    let px = reference.checked_mul(factor)?;
-    let step = Decimal::from_parts(1, dp)?;
+/// `reference` moved `bps` against the taker (buys pay more, sells get less), then onto
+/// the `tick` grid against the taker too (buys up, sells down): a bar close off the grid
+/// (real files have them) fills at the next tick the taker would get. A reference on the
+/// grid with zero slippage is returned as is. `None` on overflow or a tick that is not
+/// positive.
+pub(crate) fn slipped(
+    side: Side,
+    reference: Decimal,
+    bps: Decimal,
+    tick: Decimal,
+) -> Option<Decimal> {
+    let px = if bps.is_zero() {
+        reference
+    } else {
+        let fraction = bps.checked_div(Decimal::from_int(10_000))?;
+        let factor = Decimal::ONE.checked_add(side.sign().checked_mul(fraction)?)?;
+        reference.checked_mul(factor)?
+    };
+    let step = tick;
     let down = px.floor_to_step(step)?;
     match side {
         Side::Sell => Some(down),
@@ -106,9 +114,9 @@ pub(crate) fn taker_px(
     reference: Decimal,
     limit: Option<Decimal>,
     bps: Decimal,
-    dp: u32,
+    tick: Decimal,
 ) -> Option<Decimal> {
-    let px = slipped(side, reference, bps, dp)?;
+    let px = slipped(side, reference, bps, tick)?;
     Some(match (side, limit) {
         (_, None) => px,
         (Side::Buy, Some(limit)) => px.min(limit),
@@ -164,20 +172,54 @@ mod tests {
     #[test]
     fn slippage_moves_against_the_taker_and_rounds_against_it() {
         let bps = d("10");
-        assert_eq!(slipped(Side::Buy, d("100.03"), bps, 2), Some(d("100.14")));
-        assert_eq!(slipped(Side::Sell, d("100.03"), bps, 2), Some(d("99.92")));
-        assert_eq!(slipped(Side::Buy, d("100"), bps, 8), Some(d("100.1")));
+        let cent = d("0.01");
+        let fine = d("0.00000001");
         assert_eq!(
-            slipped(Side::Buy, d("100.037"), Decimal::ZERO, 2),
-            Some(d("100.037"))
+            slipped(Side::Buy, d("100.03"), bps, cent),
+            Some(d("100.14"))
         );
         assert_eq!(
-            taker_px(Side::Buy, d("100"), Some(d("100.05")), bps, 8),
+            slipped(Side::Sell, d("100.03"), bps, cent),
+            Some(d("99.92"))
+        );
+        assert_eq!(slipped(Side::Buy, d("100"), bps, fine), Some(d("100.1")));
+        assert_eq!(
+            taker_px(Side::Buy, d("100"), Some(d("100.05")), bps, fine),
             Some(d("100.05"))
         );
         assert_eq!(
-            taker_px(Side::Sell, d("100"), Some(d("99.95")), bps, 8),
+            taker_px(Side::Sell, d("100"), Some(d("99.95")), bps, fine),
             Some(d("99.95"))
+        );
+    }
+
+    /// Issue 9 item 5: a close off the tick grid fills on the grid, against the taker.
+    #[test]
+    fn an_off_grid_reference_fills_on_the_grid_against_the_taker() {
+        let (tick, zero) = (d("0.1"), Decimal::ZERO);
+        assert_eq!(
+            slipped(Side::Buy, d("100.037"), zero, tick),
+            Some(d("100.1"))
+        );
+        assert_eq!(
+            slipped(Side::Sell, d("100.037"), zero, tick),
+            Some(d("100"))
+        );
+        // On the grid: untouched.
+        assert_eq!(slipped(Side::Buy, d("100.3"), zero, tick), Some(d("100.3")));
+        assert_eq!(
+            slipped(Side::Sell, d("100.3"), zero, tick),
+            Some(d("100.3"))
+        );
+        // A half tick (5 decimal places past it) still moves a whole tick.
+        assert_eq!(
+            slipped(Side::Buy, d("100.00001"), zero, tick),
+            Some(d("100.1"))
+        );
+        // The limit still caps: a buy limit at 100.05 is never paid more.
+        assert_eq!(
+            taker_px(Side::Buy, d("100.037"), Some(d("100.05")), zero, tick),
+            Some(d("100.05"))
         );
     }
 

@@ -33,9 +33,11 @@
 //! **Market orders.** `BarClose`: fill on acceptance at the last close (or last trade
 //! price) — the close of the last bar seen, when latency is shorter than a bar.
 //! `NextOpen`: fill at the open of the next bar (or the next trade's price). Both taker,
-//! slipped `slippage_bps` against the taker: `px × (1 ± bps/10 000)`, rounded to
-//! `px_dp` digits against the taker (buys up, sells down); zero slippage leaves the
-//! price untouched. A remainder left by the liquidity model fills on later bars at their
+//! slipped `slippage_bps` against the taker: `px × (1 ± bps/10 000)`, then moved onto
+//! the instrument's tick grid against the taker (buys up to the next tick, sells down):
+//! a venue never fills off its grid, and bar closes in real files sometimes are. A
+//! price on the grid with zero slippage is untouched. Every taker price follows this
+//! rule; maker fills are at the order's own (on-grid) limit. A remainder left by the liquidity model fills on later bars at their
 //! close (`BarClose`) or open (`NextOpen`).
 //!
 //! **Limit orders.** A limit that crosses the last price on acceptance (or after an

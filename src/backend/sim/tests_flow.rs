@@ -269,7 +269,7 @@ fn mixed() -> (Vec<String>, World) {
     let mut w = World::new(SimConfig {
         submit_latency_ns: 1_000_000_000,
         slippage_bps: d("5"),
-        px_dp: 2,
+        tick: d("0.01"),
         liquidity: LiquidityModel::VolumeShare(d("0.5")),
         ..config()
     });
