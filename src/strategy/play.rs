@@ -29,9 +29,9 @@ use serde_saphyr::Spanned;
 use crate::event::{IntentAction, OrderType, PositionKey, Side, Size, StrategyId, Timeframe};
 use crate::yaml_file::{self, Errors, YamlFileError};
 
-use super::expr::{Condition, Expr, ExprError, Var};
+use super::expr::{CROSS_NAMES, Condition, Expr, ExprError, Var};
 use super::feature::FeatureSpec;
-use super::indicator::{IndicatorKind, IndicatorSpec, PERIOD_MAX};
+use super::indicator::{EmaSeed, IndicatorKind, IndicatorSpec, PERIOD_MAX};
 
 /// A compiled play: everything checked, every expression parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,14 +48,18 @@ pub struct Play {
     pub warmup: Warmup,
     /// Cases in file order; the first that matches makes the bar's intent.
     pub cases: Vec<Case>,
+    /// The deepest lag the cases read per variable (crosses included), sorted by
+    /// variable: sizes the per-instrument history once, at load time.
+    pub lags: Vec<(Var, usize)>,
 }
 
 /// When a play may start emitting intents. Never before every feature has a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Warmup {
-    /// As soon as every feature is ready.
+    /// As soon as every feature is ready and every lag the cases read has a value
+    /// (so `fast[3]` waits three base bars past `fast`'s own warm-up).
     Auto,
-    /// After at least this many base bars (and every feature ready).
+    /// After at least this many base bars (and every feature and lag ready).
     Bars(u64),
 }
 
@@ -117,6 +121,8 @@ struct FeatureYaml {
     highest: Option<u32>,
     lowest: Option<u32>,
     timeframe: Option<String>,
+    /// EMA only: `sma` (default) or `first`.
+    seed: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +202,7 @@ impl Play {
         for (i, case) in yaml.cases.iter().enumerate() {
             cases.push(compile_case(&err, i, case, &resolve)?);
         }
+        let lags = lags(&cases);
         Ok(Play {
             id,
             instruments,
@@ -203,8 +210,33 @@ impl Play {
             features,
             warmup,
             cases,
+            lags,
         })
     }
+}
+
+/// The deepest lag per variable over every expression of every case.
+fn lags(cases: &[Case]) -> Vec<(Var, usize)> {
+    let mut deepest: BTreeMap<Var, usize> = BTreeMap::new();
+    let mut note = |var: Var, lag: usize| {
+        let d = deepest.entry(var).or_insert(0);
+        *d = (*d).max(lag);
+    };
+    for case in cases {
+        for condition in case.when.iter().chain(&case.any) {
+            for e in condition.exprs() {
+                e.visit_lags(&mut note);
+            }
+        }
+        let then = &case.then;
+        for e in [&then.limit_px, &then.stop_loss, &then.take_profit]
+            .into_iter()
+            .flatten()
+        {
+            e.visit_lags(&mut note);
+        }
+    }
+    deepest.into_iter().collect()
 }
 
 fn instruments(
@@ -243,7 +275,7 @@ fn features(
         if !valid_name {
             return Err(err.at(s, field, "a feature name is letters, digits and `_`"));
         }
-        if Var::builtin(name).is_some() {
+        if Var::builtin(name).is_some() || CROSS_NAMES.contains(&name.as_str()) {
             return Err(err.at(s, field, format!("`{name}` is a built-in name")));
         }
         let f = &s.value;
@@ -265,13 +297,27 @@ fn features(
                 "give exactly one indicator: ema, sma, atr, rsi, highest or lowest",
             ));
         };
-        let indicator = IndicatorSpec::new(kind, period).ok_or_else(|| {
+        let mut indicator = IndicatorSpec::new(kind, period).ok_or_else(|| {
             err.at(
                 s,
                 &field,
                 format!("period must be 1..={PERIOD_MAX}, found {period}"),
             )
         })?;
+        if let Some(seed) = &f.seed {
+            let seed_field = format!("{field}.seed");
+            if kind != IndicatorKind::Ema {
+                return Err(err.at(s, seed_field, "`seed` applies only to an ema"));
+            }
+            let seed = EmaSeed::from_name(seed).ok_or_else(|| {
+                err.at(
+                    s,
+                    &seed_field,
+                    format!("unknown seed `{seed}`: expected {}", EmaSeed::CHOICES),
+                )
+            })?;
+            indicator = indicator.with_seed(seed);
+        }
         let timeframe = match &f.timeframe {
             None => base,
             Some(text) => text.parse().map_err(|m: String| err.at(s, &field, m))?,

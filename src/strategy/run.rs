@@ -15,6 +15,7 @@ use crate::event::{Candle, Decimal, Intent, PositionKey, StrategyId};
 use super::expr::{Scope, Var};
 use super::feature::{FeatureError, FeatureSet};
 use super::indicator::Ohlcv;
+use super::lag::History;
 use super::play::{Case, Play, Warmup};
 
 /// The position a strategy sees: a small input struct, so this module does not depend on
@@ -83,7 +84,8 @@ pub trait Strategy {
 #[derive(Debug, Clone)]
 pub struct PlayStrategy {
     play: Play,
-    features: BTreeMap<PositionKey, FeatureSet>,
+    /// Per instrument: its features and the lag history the play reads.
+    features: BTreeMap<PositionKey, (FeatureSet, History)>,
 }
 
 impl PlayStrategy {
@@ -99,7 +101,7 @@ impl PlayStrategy {
                     source: Box::new(source),
                 }
             })?;
-            features.insert(key.clone(), set);
+            features.insert(key.clone(), (set, History::new(&play.lags)));
         }
         Ok(PlayStrategy { play, features })
     }
@@ -111,7 +113,7 @@ impl PlayStrategy {
 
     /// The features of one instrument.
     pub fn features(&self, key: &PositionKey) -> Option<&FeatureSet> {
-        self.features.get(key)
+        self.features.get(key).map(|(set, _)| set)
     }
 }
 
@@ -133,7 +135,7 @@ impl Strategy for PlayStrategy {
             book: bar.book.clone(),
             instrument: bar.instrument.clone(),
         };
-        let Some(features) = self.features.get_mut(&key) else {
+        let Some((features, history)) = self.features.get_mut(&key) else {
             return Ok(Vec::new());
         };
         let ohlcv = Ohlcv {
@@ -150,17 +152,20 @@ impl Strategy for PlayStrategy {
                 key: key.clone(),
                 source: Box::new(source),
             })?;
+        // Every base bar is recorded, warm or not, so lags count bars from the start.
+        history.record(&|var| bar_value(var, &ohlcv, features));
         let warm = match self.play.warmup {
             Warmup::Auto => true,
             Warmup::Bars(n) => features.bars_seen() >= n,
         };
-        if !warm || !features.ready() {
+        if !warm || !features.ready() || !history.ready() {
             return Ok(Vec::new());
         }
         let scope = BarScope {
             bar: &ohlcv,
             position,
             features,
+            history,
         };
         // First match wins; a case whose price expressions are undefined does not match.
         let intent = self
@@ -177,21 +182,35 @@ struct BarScope<'a> {
     bar: &'a Ohlcv,
     position: &'a PositionState,
     features: &'a FeatureSet,
+    history: &'a History,
+}
+
+/// The value of a bar field or feature now; `None` for the account values, which are
+/// not bar data.
+fn bar_value(var: Var, bar: &Ohlcv, features: &FeatureSet) -> Option<Decimal> {
+    match var {
+        Var::Open => Some(bar.open),
+        Var::High => Some(bar.high),
+        Var::Low => Some(bar.low),
+        Var::Close => Some(bar.close),
+        Var::Volume => Some(bar.volume),
+        Var::Feature(i) => features.value(i),
+        Var::Position | Var::EntryPx | Var::Equity => None,
+    }
 }
 
 impl Scope for BarScope<'_> {
     fn get(&self, var: Var) -> Option<Decimal> {
         match var {
-            Var::Open => Some(self.bar.open),
-            Var::High => Some(self.bar.high),
-            Var::Low => Some(self.bar.low),
-            Var::Close => Some(self.bar.close),
-            Var::Volume => Some(self.bar.volume),
             Var::Position => Some(self.position.qty),
             Var::EntryPx => self.position.avg_px(),
             Var::Equity => Some(self.position.equity),
-            Var::Feature(i) => self.features.value(i),
+            _ => bar_value(var, self.bar, self.features),
         }
+    }
+
+    fn lagged(&self, var: Var, lag: usize) -> Option<Decimal> {
+        self.history.get(var, lag)
     }
 }
 
