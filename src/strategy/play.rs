@@ -529,10 +529,70 @@ cases:
                 "  close:",
                 "t.yaml:6: features.close: `close` is a built-in name",
             ),
+            (
+                "  slow:",
+                "  crosses_above:",
+                "t.yaml:6: features.crosses_above: `crosses_above` is a built-in name",
+            ),
+            (
+                "\"fast > slow\"",
+                "\"fast[501] > slow\"",
+                "t.yaml:9: cases[0].when[1]: lag 501 in `fast[501]` at column 5 is beyond the limit of 500 bars",
+            ),
+            (
+                "\"fast > slow\"",
+                "\"fast[x] > slow\"",
+                "t.yaml:9: cases[0].when[1]: expected a whole number of bars 0..=500 in `fast[…]` at column 6, found `x`",
+            ),
+            (
+                "\"fast > slow\"",
+                "\"crosses_above(fast, equity)\"",
+                "t.yaml:9: cases[0].when[1]: crosses_above at column 1: `equity` has no past values (lags apply to features and open/high/low/close/volume)",
+            ),
+            (
+                "limit: \"close - 1\"",
+                "limit: \"close[501] - 1\"",
+                "t.yaml:10: cases[0].then.limit: lag 501 in `close[501]` at column 6 is beyond the limit of 500 bars",
+            ),
+            (
+                "{ ema: 3 }",
+                "{ ema: 3, seed: median }",
+                "t.yaml:5: features.fast.seed: unknown seed `median`: expected sma (the default) or first",
+            ),
+            (
+                "{ sma: 5, timeframe: 5m }",
+                "{ sma: 5, timeframe: 5m, seed: first }",
+                "t.yaml:6: features.slow.seed: `seed` applies only to an ema",
+            ),
         ];
         for (from, to, want) in cases {
             assert_eq!(error(from, to), want, "replacing {from:?} with {to:?}");
         }
+    }
+
+    #[test]
+    fn lags_and_seed_are_compiled_at_load_time() {
+        let text = GOOD
+            .replace("{ ema: 3 }", "{ ema: 3, seed: first }")
+            .replace("\"fast > slow\"", "\"crosses_above(fast, slow[2])\"")
+            .replace("\"fast < slow\"", "\"close[4] < fast[1]\"");
+        let play = Play::parse(&text, "t.yaml").unwrap();
+        assert_eq!(play.features[0].indicator.seed(), EmaSeed::First);
+        assert_eq!(play.features[1].indicator.seed(), EmaSeed::Sma);
+        // close[4] and the limit's close (now: no lag); fast[1] from the cross and
+        // the any; slow[2] now and slow[3] before, for the cross.
+        assert_eq!(
+            play.lags,
+            vec![(Var::Close, 4), (Var::Feature(0), 1), (Var::Feature(1), 3)]
+        );
+        let seeded = GOOD.replace("{ ema: 3 }", "{ ema: 3, seed: sma }");
+        let play = Play::parse(&seeded, "t.yaml").unwrap();
+        assert_eq!(play.features[0].indicator.seed(), EmaSeed::Sma);
+        assert!(Play::parse(GOOD, "t.yaml").unwrap().lags.is_empty());
+        // A stop can read the past too.
+        let stop = GOOD.replace("reason: up", "stop_loss: \"low[3]\", reason: up");
+        let play = Play::parse(&stop, "t.yaml").unwrap();
+        assert_eq!(play.lags, vec![(Var::Low, 3)]);
     }
 
     #[test]
