@@ -15,4 +15,5 @@ mod integrity;
 mod replay;
 mod report;
 mod stats;
+mod strategy_lags;
 mod verify;
