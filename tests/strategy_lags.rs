@@ -61,7 +61,9 @@ fn intents(play_text: &str) -> Vec<(i64, usize, String)> {
 }
 
 fn at(list: &[(i64, usize, &str)]) -> Vec<(i64, usize, String)> {
-    list.iter().map(|&(b, c, r)| (b, c, r.to_string())).collect()
+    list.iter()
+        .map(|&(b, c, r)| (b, c, r.to_string()))
+        .collect()
 }
 
 #[test]
@@ -77,7 +79,11 @@ fn crosses_above_fires_on_the_hand_computed_bars_with_the_default_sma_seed() {
     let want = at(&[(3, 0, "up"), (4, 1, "down"), (7, 0, "up")]);
     assert_eq!(intents(&play(features, CROSS_CASES)), want);
     let explicit = "  fast: { ema: 3, seed: sma }\n  slow: { sma: 3 }\n";
-    assert_eq!(intents(&play(explicit, CROSS_CASES)), want, "sma is the default");
+    assert_eq!(
+        intents(&play(explicit, CROSS_CASES)),
+        want,
+        "sma is the default"
+    );
 }
 
 #[test]
@@ -97,7 +103,12 @@ fn a_lagged_close_reads_two_bars_back() {
     // close[2] < close: bar 2 (8 < 12), 3 (10 < 16), 7 (4 < 10), 8 (4 < 16); not 4..=6.
     // Bars 0 and 1 have no close[2]: auto warm-up waits for it.
     let cases = "  - when: [\"close[2] < close\"]\n    then: { action: entry, side: buy, size: { qty: \"1\" }, reason: rising }\n";
-    let want = at(&[(2, 0, "rising"), (3, 0, "rising"), (7, 0, "rising"), (8, 0, "rising")]);
+    let want = at(&[
+        (2, 0, "rising"),
+        (3, 0, "rising"),
+        (7, 0, "rising"),
+        (8, 0, "rising"),
+    ]);
     assert_eq!(intents(&play("", cases)), want);
 }
 
@@ -122,17 +133,26 @@ fn bad_lags_and_seeds_point_at_line_and_field() {
     let features = "  fast: { ema: 3 }\n  slow: { sma: 3 }\n";
     check(
         "deep.yaml",
-        &play(features, &CROSS_CASES.replace("(fast, slow)", "(fast[500], slow)")),
+        &play(
+            features,
+            &CROSS_CASES.replace("(fast, slow)", "(fast[500], slow)"),
+        ),
         "deep.yaml:9: cases[0].when[0]: crosses_above at column 1: needs a lag of 501 bars, beyond the limit of 500",
     );
     check(
         "seed.yaml",
-        &play("  fast: { ema: 3, seed: median }\n  slow: { sma: 3 }\n", CROSS_CASES),
+        &play(
+            "  fast: { ema: 3, seed: median }\n  slow: { sma: 3 }\n",
+            CROSS_CASES,
+        ),
         "seed.yaml:5: features.fast.seed: unknown seed `median`: expected sma (the default) or first",
     );
     check(
         "lag.yaml",
-        &play(features, &CROSS_CASES.replace("crosses_above(fast, slow)", "fast[2.5] > slow")),
+        &play(
+            features,
+            &CROSS_CASES.replace("crosses_above(fast, slow)", "fast[2.5] > slow"),
+        ),
         "lag.yaml:9: cases[0].when[0]: expected a whole number of bars 0..=500 in `fast[…]` at column 6, found `2.5`",
     );
 }

@@ -246,7 +246,9 @@ impl Expr {
             Expr::Var(v) => lag(*v, 0)?,
             Expr::Lag(v, k) => lag(*v, *k)?,
             Expr::Neg(e) => Expr::Neg(Box::new(e.shifted(by)?)),
-            Expr::Bin(op, l, r) => Expr::Bin(*op, Box::new(l.shifted(by)?), Box::new(r.shifted(by)?)),
+            Expr::Bin(op, l, r) => {
+                Expr::Bin(*op, Box::new(l.shifted(by)?), Box::new(r.shifted(by)?))
+            }
         })
     }
 
@@ -549,7 +551,9 @@ impl<'a> Parser<'a> {
         let expr = match self.peek().cloned() {
             Some(Token::Num(n)) => Expr::Num(n),
             Some(Token::Name(name)) => match (self.resolve)(&name) {
-                Some(var) if self.tokens.get(self.pos + 1).map(|(_, t)| t) == Some(&Token::LBracket) => {
+                Some(var)
+                    if self.tokens.get(self.pos + 1).map(|(_, t)| t) == Some(&Token::LBracket) =>
+                {
                     self.pos += 1;
                     self.lag(&name, var)?
                 }
@@ -811,9 +815,15 @@ mod tests {
         assert_eq!(value("-close[1] * 2"), d("-180"));
         assert_eq!(value("( close [ 2 ] )"), d("80"), "spaces inside are fine");
         assert_eq!(value("volume[1]"), None, "undefined history is undefined");
-        assert!(!check("volume[1] >= 0"), "and a condition on it does not hold");
+        assert!(
+            !check("volume[1] >= 0"),
+            "and a condition on it does not hold"
+        );
         assert!(check("close > close[1]"));
-        assert!(check("position[0] == 0"), "index 0 of an account value is allowed");
+        assert!(
+            check("position[0] == 0"),
+            "index 0 of an account value is allowed"
+        );
         let parsed = Expr::parse("close[2]", &resolve).unwrap();
         assert_eq!(parsed, Expr::Lag(Var::Close, 2));
         let mut seen = Vec::new();
@@ -830,10 +840,22 @@ mod tests {
             "lag 501 in `close[501]` at column 6 is beyond the limit of 500 bars"
         );
         let whole = "expected a whole number of bars 0..=500 in `close[…]`";
-        assert_eq!(error("close[] > 0"), format!("{whole} at column 7, found `]`"));
-        assert_eq!(error("close[-1] > 0"), format!("{whole} at column 7, found `operator`"));
-        assert_eq!(error("close[1.5] > 0"), format!("{whole} at column 7, found `1.5`"));
-        assert_eq!(error("close[atr] > 0"), format!("{whole} at column 7, found `atr`"));
+        assert_eq!(
+            error("close[] > 0"),
+            format!("{whole} at column 7, found `]`")
+        );
+        assert_eq!(
+            error("close[-1] > 0"),
+            format!("{whole} at column 7, found `operator`")
+        );
+        assert_eq!(
+            error("close[1.5] > 0"),
+            format!("{whole} at column 7, found `1.5`")
+        );
+        assert_eq!(
+            error("close[atr] > 0"),
+            format!("{whole} at column 7, found `atr`")
+        );
         assert_eq!(
             error("close[1 > 0"),
             "expected `]` at column 9, found `operator`"
@@ -844,9 +866,18 @@ mod tests {
         );
         assert!(error("equity[2] > 0").starts_with("`equity` has no past values"));
         let after = "a lag `[k]` goes right after one name, as in `close[1]`";
-        assert_eq!(error("(close)[1] > 0"), format!("{after} at column 8, found `[`"));
-        assert_eq!(error("close > 1[1]"), format!("{after} at column 10, found `[`"));
-        assert_eq!(error("close[1][2] > 0"), format!("{after} at column 9, found `[`"));
+        assert_eq!(
+            error("(close)[1] > 0"),
+            format!("{after} at column 8, found `[`")
+        );
+        assert_eq!(
+            error("close > 1[1]"),
+            format!("{after} at column 10, found `[`")
+        );
+        assert_eq!(
+            error("close[1][2] > 0"),
+            format!("{after} at column 9, found `[`")
+        );
     }
 
     #[test]
@@ -860,13 +891,19 @@ mod tests {
         };
         let above = "crosses_above(a, b)";
         assert!(cond(above, (1, 2), (3, 2)), "below, then above");
-        assert!(cond(above, (2, 2), (3, 2)), "equal, then above: a[1] <= b[1]");
+        assert!(
+            cond(above, (2, 2), (3, 2)),
+            "equal, then above: a[1] <= b[1]"
+        );
         assert!(!cond(above, (3, 2), (4, 2)), "already above");
         assert!(!cond(above, (1, 2), (2, 2)), "touching is not above");
         assert!(!cond(above, (3, 2), (1, 2)), "the other way");
         let below = "crosses_below(a, b)";
         assert!(cond(below, (3, 2), (1, 2)));
-        assert!(cond(below, (2, 2), (1, 2)), "equal, then below: a[1] >= b[1]");
+        assert!(
+            cond(below, (2, 2), (1, 2)),
+            "equal, then below: a[1] >= b[1]"
+        );
         assert!(!cond(below, (1, 2), (0, 2)), "already below");
         assert!(!cond(below, (3, 2), (2, 2)), "touching is not below");
         assert!(!cond(below, (1, 2), (3, 2)));
@@ -917,7 +954,10 @@ mod tests {
             err("crosses_above(a b)"),
             "expected `,` between the two arguments at column 17, found `b`"
         );
-        assert_eq!(err("crosses_above a, b"), "expected `(` at column 15, found `a`");
+        assert_eq!(
+            err("crosses_above a, b"),
+            "expected `(` at column 15, found `a`"
+        );
         assert_eq!(
             err("crosses_above(a, b"),
             "expected `)` at column 19, found end of expression"

@@ -98,13 +98,11 @@ pub const PERIOD_MAX: u32 = 10_000;
 impl IndicatorSpec {
     /// `None` unless `1 <= period <= PERIOD_MAX`.
     pub fn new(kind: IndicatorKind, period: u32) -> Option<IndicatorSpec> {
-        (1..=PERIOD_MAX)
-            .contains(&period)
-            .then_some(IndicatorSpec {
-                kind,
-                period,
-                seed: EmaSeed::default(),
-            })
+        (1..=PERIOD_MAX).contains(&period).then_some(IndicatorSpec {
+            kind,
+            period,
+            seed: EmaSeed::default(),
+        })
     }
 
     /// The same spec with the EMA seeded by `seed` (other kinds ignore it; the play
@@ -532,7 +530,11 @@ mod tests {
         let got = run_closes(first, &["2", "4", "6", "10", "1"]);
         let some = |v: &[&str]| v.iter().map(|s| Some(d(s))).collect::<Vec<_>>();
         assert_eq!(got, some(&["2", "3", "4.5", "7.25", "4.125"]));
-        assert_eq!(spec(IndicatorKind::Ema, 3).seed(), EmaSeed::Sma, "the default");
+        assert_eq!(
+            spec(IndicatorKind::Ema, 3).seed(),
+            EmaSeed::Sma,
+            "the default"
+        );
         let sma = spec(IndicatorKind::Ema, 3).with_seed(EmaSeed::Sma);
         assert_eq!(
             run_closes(sma, &["2", "4", "6", "10", "1"]),

@@ -108,7 +108,9 @@ impl History {
     /// become undefined again once defined (features stay ready), so then every
     /// shallower lag is defined too.
     pub fn ready(&self) -> bool {
-        self.rings.iter().all(|r| self.get(r.var, r.depth).is_some())
+        self.rings
+            .iter()
+            .all(|r| self.get(r.var, r.depth).is_some())
     }
 }
 

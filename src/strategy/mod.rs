@@ -19,8 +19,8 @@ pub use expr::{
 };
 pub use feature::{FeatureError, FeatureSet, FeatureSpec};
 pub use indicator::{
-    Atr, Ema, EmaSeed, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv, PERIOD_MAX, Rsi,
-    Sma,
+    Atr, Ema, EmaSeed, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
+    PERIOD_MAX, Rsi, Sma,
 };
 pub use play::{Action, Case, Play, PlayError, Warmup};
 pub use rolling::{Extreme, Rolling};

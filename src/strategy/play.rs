@@ -7,17 +7,32 @@
 //! timeframe: 1m                        # base timeframe of the data
 //! features:                            # name: { <indicator>: <period>, timeframe: <tf> }
 //!   fast: { ema: 12 }                  # indicators: ema sma atr rsi highest lowest
+//!   slow: { ema: 48, seed: first }     # ema only: seed sma (default) or first
 //!   trend: { ema: 20, timeframe: 1h }  # higher timeframe, forward-filled
-//! warmup: auto                         # or a base-bar count; never before features are ready
+//! warmup: auto                         # or a base-bar count; never before features
+//!                                      # and the lags the cases read are ready
 //! cases:                               # first match wins
-//!   - when: ["position == 0", "close > trend"]   # all must hold
-//!     any: ["fast > trend"]                      # optional: at least one must hold
+//!   - when: ["position == 0", "close > trend", "crosses_above(fast, slow)"]  # all hold
+//!     any: ["fast > trend", "close > close[5]"]  # optional: at least one must hold
 //!     then: { action: entry, side: buy, size: { equity_fraction: "0.5" }, order: market,
-//!             stop_loss: "close - 2 * fast", reason: "above trend" }
+//!             stop_loss: "low[1] - 2 * fast", reason: "above trend" }
 //! ```
 //!
 //! `order` is `market` (default) or `limit` with a `limit` price expression; `stop_loss`,
 //! `take_profit` and `limit` are expressions in the condition language (see `expr`).
+//!
+//! Lags: `name[k]` is a feature's or bar field's value `k` base bars ago (`0` = now,
+//! at most `LAG_MAX` = 500; `position`, `entry_px`, `equity` have none). Crosses are whole
+//! conditions in function form: `crosses_above(a, b)` holds on the bar where
+//! `a[1] <= b[1]` and `a > b`, `crosses_below(a, b)` where `a[1] >= b[1]` and `a < b`;
+//! `a` and `b` are expressions. The deepest lag per variable is collected here, at load
+//! time ([`Play::lags`]), so a run keeps just that much history, O(1) per bar; a lag
+//! not yet available keeps the play warming up.
+//!
+//! EMA seed: `seed: sma` (the default, and the behaviour before the option existed)
+//! starts the EMA at the mean of its first `n` closes, ready after `n` bars; `seed:
+//! first` starts it at the first close, ready at once. Other values are refused with the
+//! valid choices.
 //! Errors name the file, line and field: `ema_trend.yaml:14: cases[0].when[1]: unknown
 //! feature "fsat"`. This module does no file I/O: it is given the text and the path.
 

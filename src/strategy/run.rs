@@ -507,7 +507,12 @@ mod tests {
     /// A one-instrument play on `x:y:Z` 1m bars with `features` and one entry case per
     /// condition (case `i` buys `i + 1`), fed `closes` while flat; the case index of
     /// the intent on each bar.
-    fn fire(features: &str, warmup: &str, conditions: &[&str], closes: &[i64]) -> Vec<Option<usize>> {
+    fn fire(
+        features: &str,
+        warmup: &str,
+        conditions: &[&str],
+        closes: &[i64],
+    ) -> Vec<Option<usize>> {
         let mut text = format!(
             "id: l\ninstruments: [x:y:Z]\ntimeframe: 1m\nfeatures:\n{features}warmup: {warmup}\ncases:\n"
         );
@@ -526,7 +531,9 @@ mod tests {
             .map(|(i, &c)| {
                 let bar = candle(&key, "1m", i as i64, Decimal::from_int(c));
                 let intents = strategy.on_bar(&bar, &flat).unwrap();
-                intents.first().and_then(|it| it.intent_id.rsplit('-').next()?.parse().ok())
+                intents
+                    .first()
+                    .and_then(|it| it.intent_id.rsplit('-').next()?.parse().ok())
             })
             .collect()
     }
@@ -550,7 +557,12 @@ mod tests {
             &closes,
         );
         assert_eq!(got, [None, None, None, None, Some(0), Some(0), Some(0)]);
-        let got = fire("  s: { sma: 2 }\n", "auto", &["s[3] == 5", "s[3] == 6"], &closes);
+        let got = fire(
+            "  s: { sma: 2 }\n",
+            "auto",
+            &["s[3] == 5", "s[3] == 6"],
+            &closes,
+        );
         assert_eq!(got, [None, None, None, None, Some(0), Some(0), Some(1)]);
         // A bar-count warm-up shorter than the lag still waits for it; a longer one rules.
         let got = fire("  s: { sma: 2 }\n", "2", &["s[3] > 0"], &closes);
@@ -575,7 +587,17 @@ mod tests {
             &["crosses_above(fast, slow)", "crosses_below(fast, slow)"],
             &closes,
         );
-        let want = [None, None, None, Some(0), None, Some(1), None, None, Some(0)];
+        let want = [
+            None,
+            None,
+            None,
+            Some(0),
+            None,
+            Some(1),
+            None,
+            None,
+            Some(0),
+        ];
         assert_eq!(got, want);
         // With the default (SMA) seed fast is undefined on bars 0 and 1 and, the first
         // three closes being equal, the same from bar 2 on: the same crosses.
