@@ -478,23 +478,25 @@ impl<'a> Parser<'a> {
     fn lag(&mut self, name: &str, var: Var) -> Result<Expr, ExprError> {
         let column = self.column();
         self.pos += 1;
-        let k = match self.peek() {
-            Some(Token::Num(n)) => n.to_string().parse::<usize>().ok(),
+        let digits = match self.peek() {
+            Some(Token::Num(n)) => Some(n.to_string()),
             _ => None,
-        };
-        let Some(k) = k else {
+        }
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+        let Some(digits) = digits else {
             return Err(self.error(&format!(
                 "expected a whole number of bars 0..={LAG_MAX} in `{name}[…]`"
             )));
         };
-        if k > LAG_MAX {
+        // Too large for usize is beyond the limit too, not a malformed number.
+        let Some(k) = digits.parse::<usize>().ok().filter(|k| *k <= LAG_MAX) else {
             return Err(ExprError {
                 column,
                 message: format!(
-                    "lag {k} in `{name}[{k}]` at column {column} is beyond the limit of {LAG_MAX} bars"
+                    "lag {digits} in `{name}[{digits}]` at column {column} is beyond the limit of {LAG_MAX} bars"
                 ),
             });
-        }
+        };
         if k > 0 && !var.has_history() {
             return Err(ExprError {
                 column,
@@ -838,6 +840,11 @@ mod tests {
         assert_eq!(
             error("close[501] > 0"),
             "lag 501 in `close[501]` at column 6 is beyond the limit of 500 bars"
+        );
+        let huge = "9".repeat(25); // a Decimal, but past usize
+        assert_eq!(
+            error(&format!("close[{huge}] > 0")),
+            format!("lag {huge} in `close[{huge}]` at column 6 is beyond the limit of 500 bars")
         );
         let whole = "expected a whole number of bars 0..=500 in `close[…]`";
         assert_eq!(
