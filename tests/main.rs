@@ -15,5 +15,6 @@ mod integrity;
 mod replay;
 mod report;
 mod stats;
+mod strategy_lags;
 mod trust;
 mod verify;

@@ -42,7 +42,8 @@ pub struct IndicatorOverflow;
 /// Which indicator, with its window length (always ≥ 1; see [`IndicatorSpec::new`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndicatorKind {
-    /// Exponential moving average of the close, seeded with the SMA of the first `n`.
+    /// Exponential moving average of the close; seeded with the SMA of the first `n` by
+    /// default, or with the first close (see [`EmaSeed`]).
     Ema,
     /// Simple moving average of the close.
     Sma,
@@ -56,11 +57,38 @@ pub enum IndicatorKind {
     Lowest,
 }
 
-/// An indicator kind and a validated window length.
+/// How an EMA gets its first value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmaSeed {
+    /// The mean of the first `n` closes, so the EMA is ready after `n` bars, like the
+    /// SMA (the default: the common charting convention, and what plays always had).
+    #[default]
+    Sma,
+    /// The first close itself, ready after one bar (`pandas` `ewm(adjust=False)`); the
+    /// early values lean on that one close, so give the play a bar-count warm-up.
+    First,
+}
+
+impl EmaSeed {
+    /// The spelling in a play's feature spec.
+    pub const CHOICES: &'static str = "sma (the default) or first";
+
+    /// The seed called `name` in a play.
+    pub fn from_name(name: &str) -> Option<EmaSeed> {
+        match name {
+            "sma" => Some(EmaSeed::Sma),
+            "first" => Some(EmaSeed::First),
+            _ => None,
+        }
+    }
+}
+
+/// An indicator kind and a validated window length (and, for the EMA, its seed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndicatorSpec {
     kind: IndicatorKind,
     period: u32,
+    seed: EmaSeed,
 }
 
 /// Longest window accepted: bounds the memory of one indicator (a few hundred KB of
@@ -70,9 +98,22 @@ pub const PERIOD_MAX: u32 = 10_000;
 impl IndicatorSpec {
     /// `None` unless `1 <= period <= PERIOD_MAX`.
     pub fn new(kind: IndicatorKind, period: u32) -> Option<IndicatorSpec> {
-        (1..=PERIOD_MAX)
-            .contains(&period)
-            .then_some(IndicatorSpec { kind, period })
+        (1..=PERIOD_MAX).contains(&period).then_some(IndicatorSpec {
+            kind,
+            period,
+            seed: EmaSeed::default(),
+        })
+    }
+
+    /// The same spec with the EMA seeded by `seed` (other kinds ignore it; the play
+    /// refuses `seed` on them).
+    pub fn with_seed(self, seed: EmaSeed) -> IndicatorSpec {
+        IndicatorSpec { seed, ..self }
+    }
+
+    /// The EMA seed.
+    pub fn seed(self) -> EmaSeed {
+        self.seed
     }
 
     /// The kind.
@@ -89,7 +130,7 @@ impl IndicatorSpec {
     pub fn build(self) -> Indicator {
         let n = self.period as usize;
         match self.kind {
-            IndicatorKind::Ema => Indicator::Ema(Ema::new(n)),
+            IndicatorKind::Ema => Indicator::Ema(Ema::with_seed(n, self.seed)),
             IndicatorKind::Sma => Indicator::Sma(Sma::new(n)),
             IndicatorKind::Atr => Indicator::Atr(Atr::new(n)),
             IndicatorKind::Rsi => Indicator::Rsi(Rsi::new(n)),
@@ -218,7 +259,8 @@ impl Sma {
 }
 
 /// Exponential moving average with `alpha = 2 / (n + 1)`, seeded with the SMA of the
-/// first `n` values (so it is ready after `n` values, like the SMA).
+/// first `n` values (so it is ready after `n` values, like the SMA) or, with
+/// [`EmaSeed::First`], with the first value (ready at once).
 #[derive(Debug, Clone)]
 pub struct Ema {
     alpha: Decimal,
@@ -227,15 +269,25 @@ pub struct Ema {
 }
 
 impl Ema {
-    /// Period `n` (≥ 1).
+    /// Period `n` (≥ 1), seeded with the SMA of the first `n`.
     pub fn new(n: usize) -> Ema {
+        Ema::with_seed(n, EmaSeed::Sma)
+    }
+
+    /// Period `n` (≥ 1) with the given seed. The first value is the seed SMA's, over `n`
+    /// values or over one (the first value itself).
+    pub fn with_seed(n: usize, seed: EmaSeed) -> Ema {
         let n = n.max(1);
+        let seed_len = match seed {
+            EmaSeed::Sma => n,
+            EmaSeed::First => 1,
+        };
         Ema {
             // 2 / (n + 1) with n >= 1 never divides by zero.
             alpha: Decimal::from_int(2)
                 .checked_div(dec(n + 1))
                 .unwrap_or(Decimal::ONE),
-            seed: Sma::new(n),
+            seed: Sma::new(seed_len),
             value: None,
         }
     }
@@ -253,12 +305,12 @@ impl Ema {
         Ok(())
     }
 
-    /// Current value, once `n` values were seen.
+    /// Current value, once the seed is in (`n` values, or one with `First`).
     pub fn value(&self) -> Option<Decimal> {
         self.value
     }
 
-    /// True once `n` values were seen.
+    /// True once the seed is in.
     pub fn ready(&self) -> bool {
         self.value.is_some()
     }
@@ -467,6 +519,30 @@ mod tests {
             got,
             vec![None, None, Some(d("4")), Some(d("7")), Some(d("4"))]
         );
+    }
+
+    #[test]
+    fn ema_seeded_with_the_first_value() {
+        // n = 3, alpha = 0.5, seed = 2 (the first close): 2, 2 + 0.5 * (4 - 2) = 3,
+        // 3 + 0.5 * (6 - 3) = 4.5, 4.5 + 0.5 * (10 - 4.5) = 7.25, 7.25 + 0.5 * (1 - 7.25)
+        // = 4.125. The SMA seed gives None, None, 4, 7, 4 on the same closes.
+        let first = spec(IndicatorKind::Ema, 3).with_seed(EmaSeed::First);
+        let got = run_closes(first, &["2", "4", "6", "10", "1"]);
+        let some = |v: &[&str]| v.iter().map(|s| Some(d(s))).collect::<Vec<_>>();
+        assert_eq!(got, some(&["2", "3", "4.5", "7.25", "4.125"]));
+        assert_eq!(
+            spec(IndicatorKind::Ema, 3).seed(),
+            EmaSeed::Sma,
+            "the default"
+        );
+        let sma = spec(IndicatorKind::Ema, 3).with_seed(EmaSeed::Sma);
+        assert_eq!(
+            run_closes(sma, &["2", "4", "6", "10", "1"]),
+            vec![None, None, Some(d("4")), Some(d("7")), Some(d("4"))]
+        );
+        assert_eq!(EmaSeed::from_name("first"), Some(EmaSeed::First));
+        assert_eq!(EmaSeed::from_name("sma"), Some(EmaSeed::Sma));
+        assert_eq!(EmaSeed::from_name("SMA"), None);
     }
 
     #[test]

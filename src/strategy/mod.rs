@@ -8,17 +8,19 @@
 mod expr;
 mod feature;
 mod indicator;
+mod lag;
 mod play;
 mod rolling;
 mod run;
 
 pub use expr::{
-    BinOp, CmpOp, Condition, EXPR_DEPTH_MAX, EXPR_LEN_MAX, Expr, ExprError, Scope, Var,
+    BinOp, CROSS_NAMES, CmpOp, Condition, CrossDir, EXPR_DEPTH_MAX, EXPR_LEN_MAX, Expr, ExprError,
+    LAG_MAX, Scope, Var,
 };
 pub use feature::{FeatureError, FeatureSet, FeatureSpec};
 pub use indicator::{
-    Atr, Ema, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv, PERIOD_MAX, Rsi,
-    Sma,
+    Atr, Ema, EmaSeed, Indicator, IndicatorKind, IndicatorOverflow, IndicatorSpec, Ohlcv,
+    PERIOD_MAX, Rsi, Sma,
 };
 pub use play::{Action, Case, Play, PlayError, Warmup};
 pub use rolling::{Extreme, Rolling};

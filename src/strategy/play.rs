@@ -7,17 +7,32 @@
 //! timeframe: 1m                        # base timeframe of the data
 //! features:                            # name: { <indicator>: <period>, timeframe: <tf> }
 //!   fast: { ema: 12 }                  # indicators: ema sma atr rsi highest lowest
+//!   slow: { ema: 48, seed: first }     # ema only: seed sma (default) or first
 //!   trend: { ema: 20, timeframe: 1h }  # higher timeframe, forward-filled
-//! warmup: auto                         # or a base-bar count; never before features are ready
+//! warmup: auto                         # or a base-bar count; never before features
+//!                                      # and the lags the cases read are ready
 //! cases:                               # first match wins
-//!   - when: ["position == 0", "close > trend"]   # all must hold
-//!     any: ["fast > trend"]                      # optional: at least one must hold
+//!   - when: ["position == 0", "close > trend", "crosses_above(fast, slow)"]  # all hold
+//!     any: ["fast > trend", "close > close[5]"]  # optional: at least one must hold
 //!     then: { action: entry, side: buy, size: { equity_fraction: "0.5" }, order: market,
-//!             stop_loss: "close - 2 * fast", reason: "above trend" }
+//!             stop_loss: "low[1] - 2 * fast", reason: "above trend" }
 //! ```
 //!
 //! `order` is `market` (default) or `limit` with a `limit` price expression; `stop_loss`,
 //! `take_profit` and `limit` are expressions in the condition language (see `expr`).
+//!
+//! Lags: `name[k]` is a feature's or bar field's value `k` base bars ago (`0` = now,
+//! at most `LAG_MAX` = 500; `position`, `entry_px`, `equity` have none). Crosses are whole
+//! conditions in function form: `crosses_above(a, b)` holds on the bar where
+//! `a[1] <= b[1]` and `a > b`, `crosses_below(a, b)` where `a[1] >= b[1]` and `a < b`;
+//! `a` and `b` are expressions. The deepest lag per variable is collected here, at load
+//! time ([`Play::lags`]), so a run keeps just that much history, O(1) per bar; a lag
+//! not yet available keeps the play warming up.
+//!
+//! EMA seed: `seed: sma` (the default, and the behaviour before the option existed)
+//! starts the EMA at the mean of its first `n` closes, ready after `n` bars; `seed:
+//! first` starts it at the first close, ready at once. Other values are refused with the
+//! valid choices.
 //! Errors name the file, line and field: `ema_trend.yaml:14: cases[0].when[1]: unknown
 //! feature "fsat"`. This module does no file I/O: it is given the text and the path.
 
@@ -29,9 +44,9 @@ use serde_saphyr::Spanned;
 use crate::event::{IntentAction, OrderType, PositionKey, Side, Size, StrategyId, Timeframe};
 use crate::yaml_file::{self, Errors, YamlFileError};
 
-use super::expr::{Condition, Expr, ExprError, Var};
+use super::expr::{CROSS_NAMES, Condition, Expr, ExprError, Var};
 use super::feature::FeatureSpec;
-use super::indicator::{IndicatorKind, IndicatorSpec, PERIOD_MAX};
+use super::indicator::{EmaSeed, IndicatorKind, IndicatorSpec, PERIOD_MAX};
 
 /// A compiled play: everything checked, every expression parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,14 +63,18 @@ pub struct Play {
     pub warmup: Warmup,
     /// Cases in file order; the first that matches makes the bar's intent.
     pub cases: Vec<Case>,
+    /// The deepest lag the cases read per variable (crosses included), sorted by
+    /// variable: sizes the per-instrument history once, at load time.
+    pub lags: Vec<(Var, usize)>,
 }
 
 /// When a play may start emitting intents. Never before every feature has a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Warmup {
-    /// As soon as every feature is ready.
+    /// As soon as every feature is ready and every lag the cases read has a value
+    /// (so `fast[3]` waits three base bars past `fast`'s own warm-up).
     Auto,
-    /// After at least this many base bars (and every feature ready).
+    /// After at least this many base bars (and every feature and lag ready).
     Bars(u64),
 }
 
@@ -117,6 +136,8 @@ struct FeatureYaml {
     highest: Option<u32>,
     lowest: Option<u32>,
     timeframe: Option<String>,
+    /// EMA only: `sma` (default) or `first`.
+    seed: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +217,7 @@ impl Play {
         for (i, case) in yaml.cases.iter().enumerate() {
             cases.push(compile_case(&err, i, case, &resolve)?);
         }
+        let lags = lags(&cases);
         Ok(Play {
             id,
             instruments,
@@ -203,8 +225,33 @@ impl Play {
             features,
             warmup,
             cases,
+            lags,
         })
     }
+}
+
+/// The deepest lag per variable over every expression of every case.
+fn lags(cases: &[Case]) -> Vec<(Var, usize)> {
+    let mut deepest: BTreeMap<Var, usize> = BTreeMap::new();
+    let mut note = |var: Var, lag: usize| {
+        let d = deepest.entry(var).or_insert(0);
+        *d = (*d).max(lag);
+    };
+    for case in cases {
+        for condition in case.when.iter().chain(&case.any) {
+            for e in condition.exprs() {
+                e.visit_lags(&mut note);
+            }
+        }
+        let then = &case.then;
+        for e in [&then.limit_px, &then.stop_loss, &then.take_profit]
+            .into_iter()
+            .flatten()
+        {
+            e.visit_lags(&mut note);
+        }
+    }
+    deepest.into_iter().collect()
 }
 
 fn instruments(
@@ -243,7 +290,7 @@ fn features(
         if !valid_name {
             return Err(err.at(s, field, "a feature name is letters, digits and `_`"));
         }
-        if Var::builtin(name).is_some() {
+        if Var::builtin(name).is_some() || CROSS_NAMES.contains(&name.as_str()) {
             return Err(err.at(s, field, format!("`{name}` is a built-in name")));
         }
         let f = &s.value;
@@ -265,13 +312,27 @@ fn features(
                 "give exactly one indicator: ema, sma, atr, rsi, highest or lowest",
             ));
         };
-        let indicator = IndicatorSpec::new(kind, period).ok_or_else(|| {
+        let mut indicator = IndicatorSpec::new(kind, period).ok_or_else(|| {
             err.at(
                 s,
                 &field,
                 format!("period must be 1..={PERIOD_MAX}, found {period}"),
             )
         })?;
+        if let Some(seed) = &f.seed {
+            let seed_field = format!("{field}.seed");
+            if kind != IndicatorKind::Ema {
+                return Err(err.at(s, seed_field, "`seed` applies only to an ema"));
+            }
+            let seed = EmaSeed::from_name(seed).ok_or_else(|| {
+                err.at(
+                    s,
+                    &seed_field,
+                    format!("unknown seed `{seed}`: expected {}", EmaSeed::CHOICES),
+                )
+            })?;
+            indicator = indicator.with_seed(seed);
+        }
         let timeframe = match &f.timeframe {
             None => base,
             Some(text) => text.parse().map_err(|m: String| err.at(s, &field, m))?,
@@ -483,10 +544,70 @@ cases:
                 "  close:",
                 "t.yaml:6: features.close: `close` is a built-in name",
             ),
+            (
+                "  slow:",
+                "  crosses_above:",
+                "t.yaml:6: features.crosses_above: `crosses_above` is a built-in name",
+            ),
+            (
+                "\"fast > slow\"",
+                "\"fast[501] > slow\"",
+                "t.yaml:9: cases[0].when[1]: lag 501 in `fast[501]` at column 5 is beyond the limit of 500 bars",
+            ),
+            (
+                "\"fast > slow\"",
+                "\"fast[x] > slow\"",
+                "t.yaml:9: cases[0].when[1]: expected a whole number of bars 0..=500 in `fast[…]` at column 6, found `x`",
+            ),
+            (
+                "\"fast > slow\"",
+                "\"crosses_above(fast, equity)\"",
+                "t.yaml:9: cases[0].when[1]: crosses_above at column 1: `equity` has no past values (lags apply to features and open/high/low/close/volume)",
+            ),
+            (
+                "limit: \"close - 1\"",
+                "limit: \"close[501] - 1\"",
+                "t.yaml:10: cases[0].then.limit: lag 501 in `close[501]` at column 6 is beyond the limit of 500 bars",
+            ),
+            (
+                "{ ema: 3 }",
+                "{ ema: 3, seed: median }",
+                "t.yaml:5: features.fast.seed: unknown seed `median`: expected sma (the default) or first",
+            ),
+            (
+                "{ sma: 5, timeframe: 5m }",
+                "{ sma: 5, timeframe: 5m, seed: first }",
+                "t.yaml:6: features.slow.seed: `seed` applies only to an ema",
+            ),
         ];
         for (from, to, want) in cases {
             assert_eq!(error(from, to), want, "replacing {from:?} with {to:?}");
         }
+    }
+
+    #[test]
+    fn lags_and_seed_are_compiled_at_load_time() {
+        let text = GOOD
+            .replace("{ ema: 3 }", "{ ema: 3, seed: first }")
+            .replace("\"fast > slow\"", "\"crosses_above(fast, slow[2])\"")
+            .replace("\"fast < slow\"", "\"close[4] < fast[1]\"");
+        let play = Play::parse(&text, "t.yaml").unwrap();
+        assert_eq!(play.features[0].indicator.seed(), EmaSeed::First);
+        assert_eq!(play.features[1].indicator.seed(), EmaSeed::Sma);
+        // close[4] and the limit's close (now: no lag); fast[1] from the cross and
+        // the any; slow[2] now and slow[3] before, for the cross.
+        assert_eq!(
+            play.lags,
+            vec![(Var::Close, 4), (Var::Feature(0), 1), (Var::Feature(1), 3)]
+        );
+        let seeded = GOOD.replace("{ ema: 3 }", "{ ema: 3, seed: sma }");
+        let play = Play::parse(&seeded, "t.yaml").unwrap();
+        assert_eq!(play.features[0].indicator.seed(), EmaSeed::Sma);
+        assert!(Play::parse(GOOD, "t.yaml").unwrap().lags.is_empty());
+        // A stop can read the past too.
+        let stop = GOOD.replace("reason: up", "stop_loss: \"low[3]\", reason: up");
+        let play = Play::parse(&stop, "t.yaml").unwrap();
+        assert_eq!(play.lags, vec![(Var::Low, 3)]);
     }
 
     #[test]

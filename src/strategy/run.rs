@@ -15,6 +15,7 @@ use crate::event::{Candle, Decimal, Intent, PositionKey, StrategyId};
 use super::expr::{Scope, Var};
 use super::feature::{FeatureError, FeatureSet};
 use super::indicator::Ohlcv;
+use super::lag::History;
 use super::play::{Case, Play, Warmup};
 
 /// The position a strategy sees: a small input struct, so this module does not depend on
@@ -83,7 +84,8 @@ pub trait Strategy {
 #[derive(Debug, Clone)]
 pub struct PlayStrategy {
     play: Play,
-    features: BTreeMap<PositionKey, FeatureSet>,
+    /// Per instrument: its features and the lag history the play reads.
+    features: BTreeMap<PositionKey, (FeatureSet, History)>,
 }
 
 impl PlayStrategy {
@@ -99,7 +101,7 @@ impl PlayStrategy {
                     source: Box::new(source),
                 }
             })?;
-            features.insert(key.clone(), set);
+            features.insert(key.clone(), (set, History::new(&play.lags)));
         }
         Ok(PlayStrategy { play, features })
     }
@@ -111,7 +113,7 @@ impl PlayStrategy {
 
     /// The features of one instrument.
     pub fn features(&self, key: &PositionKey) -> Option<&FeatureSet> {
-        self.features.get(key)
+        self.features.get(key).map(|(set, _)| set)
     }
 }
 
@@ -133,7 +135,7 @@ impl Strategy for PlayStrategy {
             book: bar.book.clone(),
             instrument: bar.instrument.clone(),
         };
-        let Some(features) = self.features.get_mut(&key) else {
+        let Some((features, history)) = self.features.get_mut(&key) else {
             return Ok(Vec::new());
         };
         let ohlcv = Ohlcv {
@@ -150,17 +152,20 @@ impl Strategy for PlayStrategy {
                 key: key.clone(),
                 source: Box::new(source),
             })?;
+        // Every base bar is recorded, warm or not, so lags count bars from the start.
+        history.record(&|var| bar_value(var, &ohlcv, features));
         let warm = match self.play.warmup {
             Warmup::Auto => true,
             Warmup::Bars(n) => features.bars_seen() >= n,
         };
-        if !warm || !features.ready() {
+        if !warm || !features.ready() || !history.ready() {
             return Ok(Vec::new());
         }
         let scope = BarScope {
             bar: &ohlcv,
             position,
             features,
+            history,
         };
         // First match wins; a case whose price expressions are undefined does not match.
         let intent = self
@@ -177,21 +182,35 @@ struct BarScope<'a> {
     bar: &'a Ohlcv,
     position: &'a PositionState,
     features: &'a FeatureSet,
+    history: &'a History,
+}
+
+/// The value of a bar field or feature now; `None` for the account values, which are
+/// not bar data.
+fn bar_value(var: Var, bar: &Ohlcv, features: &FeatureSet) -> Option<Decimal> {
+    match var {
+        Var::Open => Some(bar.open),
+        Var::High => Some(bar.high),
+        Var::Low => Some(bar.low),
+        Var::Close => Some(bar.close),
+        Var::Volume => Some(bar.volume),
+        Var::Feature(i) => features.value(i),
+        Var::Position | Var::EntryPx | Var::Equity => None,
+    }
 }
 
 impl Scope for BarScope<'_> {
     fn get(&self, var: Var) -> Option<Decimal> {
         match var {
-            Var::Open => Some(self.bar.open),
-            Var::High => Some(self.bar.high),
-            Var::Low => Some(self.bar.low),
-            Var::Close => Some(self.bar.close),
-            Var::Volume => Some(self.bar.volume),
             Var::Position => Some(self.position.qty),
             Var::EntryPx => self.position.avg_px(),
             Var::Equity => Some(self.position.equity),
-            Var::Feature(i) => self.features.value(i),
+            _ => bar_value(var, self.bar, self.features),
         }
+    }
+
+    fn lagged(&self, var: Var, lag: usize) -> Option<Decimal> {
+        self.history.get(var, lag)
     }
 }
 
@@ -483,5 +502,112 @@ mod tests {
             ),
             (Venue::from("x"), Book::from("y"), Symbol::from("Z"))
         );
+    }
+
+    /// A one-instrument play on `x:y:Z` 1m bars with `features` and one entry case per
+    /// condition (case `i` buys `i + 1`), fed `closes` while flat; the case index of
+    /// the intent on each bar.
+    fn fire(
+        features: &str,
+        warmup: &str,
+        conditions: &[&str],
+        closes: &[i64],
+    ) -> Vec<Option<usize>> {
+        let mut text = format!(
+            "id: l\ninstruments: [x:y:Z]\ntimeframe: 1m\nfeatures:\n{features}warmup: {warmup}\ncases:\n"
+        );
+        for c in conditions {
+            text.push_str(&format!(
+                "  - when: [\"{c}\"]\n    then: {{ action: entry, side: buy, size: {{ qty: \"1\" }} }}\n"
+            ));
+        }
+        let play = Play::parse(&text, "l.yaml").unwrap();
+        let mut strategy = PlayStrategy::new(play).unwrap();
+        let key = PositionKey::new("x", "y", "Z");
+        let flat = PositionState::flat(Decimal::from_int(1_000));
+        closes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let bar = candle(&key, "1m", i as i64, Decimal::from_int(c));
+                let intents = strategy.on_bar(&bar, &flat).unwrap();
+                intents
+                    .first()
+                    .and_then(|it| it.intent_id.rsplit('-').next()?.parse().ok())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lags_read_earlier_bars_and_auto_warmup_waits_for_them() {
+        // close[2] < close: bar i fires when close rose over the last two bars; the
+        // first comparable bar is 2. Closes 5 5 5 7 6 4 8: bar 2: 5 < 5 no; 3: 5 < 7;
+        // 4: 5 < 6; 5: 7 < 4 no; 6: 6 < 8.
+        let closes = [5, 5, 5, 7, 6, 4, 8];
+        let got = fire("  s: { sma: 1 }\n", "auto", &["close[2] < close"], &closes);
+        assert_eq!(got, [None, None, None, Some(0), Some(0), None, Some(0)]);
+        // s = SMA(2) is ready at bar 1, s[3] at bar 4; with `auto` a case that only reads
+        // close still waits for s[3] (the play's warm-up covers its deepest lag).
+        // SMA(2): -, 5, 5, 6, 6.5, 5, 6. s[3] at bar 4 = s at bar 1 = 5; bar 5: 5; bar
+        // 6: 6.
+        let got = fire(
+            "  s: { sma: 2 }\n",
+            "auto",
+            &["close > 0", "s[3] > 0"],
+            &closes,
+        );
+        assert_eq!(got, [None, None, None, None, Some(0), Some(0), Some(0)]);
+        let got = fire(
+            "  s: { sma: 2 }\n",
+            "auto",
+            &["s[3] == 5", "s[3] == 6"],
+            &closes,
+        );
+        assert_eq!(got, [None, None, None, None, Some(0), Some(0), Some(1)]);
+        // A bar-count warm-up shorter than the lag still waits for it; a longer one rules.
+        let got = fire("  s: { sma: 2 }\n", "2", &["s[3] > 0"], &closes);
+        assert_eq!(got[..5], [None, None, None, None, Some(0)]);
+        let got = fire("  s: { sma: 2 }\n", "6", &["s[3] > 0"], &closes);
+        assert_eq!(got[..6], [None, None, None, None, None, Some(0)]);
+    }
+
+    #[test]
+    fn crosses_fire_on_the_crossing_bar_only() {
+        // fast = EMA(3) seeded with the first close (alpha 1/2), slow = SMA(3):
+        // close  10  10  10  13     16     10      4       4        10
+        // fast   10  10  10  11.5   13.75  11.875  7.9375  5.96875  7.984375
+        // slow   -   -   10  11     13     13      10      6        6
+        // Above at bar 3 (10 <= 10, then 11.5 > 11) and bar 8 (5.97 <= 6, then 7.98 > 6);
+        // below at bar 5 (13.75 >= 13, then 11.875 < 13). Bar 2 has no slow[1] yet.
+        let closes = [10, 10, 10, 13, 16, 10, 4, 4, 10];
+        let features = "  fast: { ema: 3, seed: first }\n  slow: { sma: 3 }\n";
+        let got = fire(
+            features,
+            "auto",
+            &["crosses_above(fast, slow)", "crosses_below(fast, slow)"],
+            &closes,
+        );
+        let want = [
+            None,
+            None,
+            None,
+            Some(0),
+            None,
+            Some(1),
+            None,
+            None,
+            Some(0),
+        ];
+        assert_eq!(got, want);
+        // With the default (SMA) seed fast is undefined on bars 0 and 1 and, the first
+        // three closes being equal, the same from bar 2 on: the same crosses.
+        let sma_seed = "  fast: { ema: 3 }\n  slow: { sma: 3 }\n";
+        let got = fire(
+            sma_seed,
+            "auto",
+            &["crosses_above(fast, slow)", "crosses_below(fast, slow)"],
+            &closes,
+        );
+        assert_eq!(got, want);
     }
 }
