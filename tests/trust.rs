@@ -265,7 +265,7 @@ fn sigint_stops_the_session_cleanly() {
     // A long run (two years of bars) so the signal lands while it is going.
     f.run(&["generate-candles", "--bars", "1051200", "--out", "long.csv"])
         .ok();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ledger"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ledger"))
         .current_dir(f.dir.path())
         .args([
             "--db",
