@@ -10,7 +10,7 @@
 //! `LEDGER_BENCH_SCALE` (default 1) multiplies every count; time targets of whole runs
 //! scale with it, rate and memory targets do not. `LEDGER_BENCH_ONLY` (default: all)
 //! runs only the sections named in it, a comma-separated list of `append`, `log`
-//! (sections 2–6, which share one imported log), `backtest` (7 and 8), `backtest1` (7)
+//! (sections 2–6, which share one imported log), `fills` (4b), `backtest` (7 and 8), `backtest1` (7)
 //! and `backtest10` (8):
 //!
 //! ```text
@@ -30,6 +30,10 @@
 //! 3. **replay** of that log from genesis, every block verified, three times: median
 //!    ev/s (≥ 5 M), fastest, slowest, RSS.
 //! 4. **export** of it to /dev/null: ev/s, RSS (< 200 MB).
+//! 4b. **fill-heavy replay** (section `fills`): a 1 M-event log, two thirds fills on four
+//!    instruments, imported once; `ledger replay` timed as a whole process (open, verify
+//!    every block, recompute the head identity, fold, print), three times: median ev/s
+//!    (≥ 5 M).
 //! 5. **bytes per event**: file size / events against the encoded events' size
 //!    (`stats`): ratio ≤ 2.
 //! 6. **audit** of a rare position (~1,000 events, 1 in 10,000) and a sparse one
@@ -76,6 +80,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const APPEND_EVENTS: f64 = 5_000_000.0;
 /// Events of the fills-only append run at scale 1.
 const APPEND_FILLS_EVENTS: f64 = 1_000_000.0;
+/// Events of the fill-heavy replay log at scale 1 (two thirds fills, 4 instruments).
+const FILL_HEAVY_LINES: f64 = 1_000_000.0;
 /// Lines of the import file at scale 1 (~2 GB).
 const IMPORT_LINES: f64 = 10_000_000.0;
 /// One year of 1-minute bars.
@@ -116,6 +122,14 @@ fn run() -> Result<()> {
             tmp_dir: tmp.path(),
         };
         cli::run(&logs, count(IMPORT_LINES, scale), &mut report)?;
+    }
+    if only.runs("fills") {
+        let logs = cli::LogBench {
+            bin: &bin,
+            data_dir: &data_dir,
+            tmp_dir: tmp.path(),
+        };
+        cli::fill_heavy(&logs, count(FILL_HEAVY_LINES, scale), &mut report)?;
     }
     let backtests = backtest::BacktestBench {
         manifest_dir: Path::new(env!("CARGO_MANIFEST_DIR")),
@@ -189,7 +203,14 @@ struct Only(Option<Vec<String>>);
 
 impl Only {
     /// Section names this binary knows; `backtest` stands for both backtests.
-    const SECTIONS: [&'static str; 5] = ["append", "log", "backtest", "backtest1", "backtest10"];
+    const SECTIONS: [&'static str; 6] = [
+        "append",
+        "log",
+        "fills",
+        "backtest",
+        "backtest1",
+        "backtest10",
+    ];
 
     fn from_env() -> Result<Only> {
         let Ok(text) = std::env::var("LEDGER_BENCH_ONLY") else {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail, ensure};
 use ledger::log::{Ledger, OpenMode, position_events};
 
 use crate::report::{Report, Target};
-use crate::synth::{BOOK, RARE, SPARSE, VENUE, ensure_import_file};
+use crate::synth::{BOOK, RARE, SPARSE, VENUE, ensure_fill_heavy_file, ensure_import_file};
 
 /// Audit runs per position; the median is reported.
 const AUDIT_RUNS: usize = 5;
@@ -98,6 +98,36 @@ pub fn run(bench: &LogBench<'_>, lines: u64, report: &mut Report) -> Result<()> 
     for instrument in [RARE, SPARSE] {
         audit(bench, &db, instrument, report)?;
     }
+    std::fs::remove_file(&db)?;
+    Ok(())
+}
+
+/// The fill-heavy log: import once, then `ledger replay` as a process, [`RUNS`] times.
+pub fn fill_heavy(bench: &LogBench<'_>, lines: u64, report: &mut Report) -> Result<()> {
+    let file = ensure_fill_heavy_file(bench.data_dir, lines)?;
+    let db = bench.tmp_dir.join("fills.redb");
+    let db_arg = db.as_os_str();
+    if db.exists() {
+        std::fs::remove_file(&db)?;
+    }
+    let import = timed(bench, &[db_arg, "import".as_ref(), file.as_os_str()], false)?;
+    report.add(
+        "import fill-heavy events/s",
+        lines as f64 / import.wall_secs,
+        "ev/s",
+        Target::Info,
+    );
+    let mut replays = Vec::new();
+    for _ in 0..RUNS {
+        replays.push(timed(bench, &[db_arg, "replay".as_ref()], false)?);
+    }
+    report_runs(
+        report,
+        "replay fill-heavy (2/3 fills, 4 instruments, process)",
+        &replays,
+        lines,
+        Target::AtLeast(5e6),
+    );
     std::fs::remove_file(&db)?;
     Ok(())
 }

@@ -78,10 +78,33 @@ pub fn import_event(i: u64) -> Event {
     }
 }
 
+/// Instruments of the fill-heavy log.
+const FILL_HEAVY_INSTRUMENTS: [&str; 4] = ["F0", "F1", "F2", "F3"];
+
+/// Event `i` of the fill-heavy log: two of every three are fills, round-robin over four
+/// instruments.
+pub fn fill_heavy_event(i: u64) -> Event {
+    let instrument = FILL_HEAVY_INSTRUMENTS[(i % 4) as usize];
+    if i % 3 == 0 {
+        trade(i, instrument)
+    } else {
+        fill(i, instrument)
+    }
+}
+
 /// The import file of `lines` events under `dir`, written now unless a complete one is
 /// already there (it is written under another name and renamed when done).
 pub fn ensure_import_file(dir: &Path, lines: u64) -> Result<PathBuf> {
-    let path = dir.join(format!("import-{lines}.jsonl"));
+    ensure_jsonl(dir, &format!("import-{lines}.jsonl"), lines, import_event)
+}
+
+/// The fill-heavy log of `lines` events under `dir`, as [`ensure_import_file`].
+pub fn ensure_fill_heavy_file(dir: &Path, lines: u64) -> Result<PathBuf> {
+    ensure_jsonl(dir, &format!("fills-{lines}.jsonl"), lines, fill_heavy_event)
+}
+
+fn ensure_jsonl(dir: &Path, name: &str, lines: u64, event: fn(u64) -> Event) -> Result<PathBuf> {
+    let path = dir.join(name);
     if path.exists() {
         eprintln!("reusing {}", path.display());
         return Ok(path);
@@ -95,7 +118,7 @@ pub fn ensure_import_file(dir: &Path, lines: u64) -> Result<PathBuf> {
         line.clear();
         let envelope = Envelope {
             seq: i + 1,
-            event: import_event(i),
+            event: event(i),
         };
         write_event(&envelope, &mut line)?;
         out.write_all(&line)?;
