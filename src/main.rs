@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use ledger::cli::{Cli, EXIT_CORRUPT, run};
+use ledger::ingest::IngestError;
 use ledger::log::LogError;
 
 /// mimalloc instead of the system allocator: reading a block allocates a fresh buffer
@@ -18,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let error_code = cli.error_exit_code();
+    let json = cli.json;
     // redb can panic on some damaged pages (e.g. its allocator bitmap) instead of
     // returning an error. The panic is caught here and reported as a damaged file;
     // the hook only records its message so no raw panic text reaches the user.
@@ -40,23 +42,61 @@ fn main() -> ExitCode {
     }));
     match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(code)) => ExitCode::from(code),
-        Ok(Err(err)) => report(err, error_code),
+        Ok(Err(err)) => report(err, error_code, json),
         Err(_) => {
             let detail = last_panic
                 .lock()
                 .ok()
                 .and_then(|s| s.clone())
                 .unwrap_or_default();
-            eprintln!(
-                "error: internal failure, most likely a damaged ledger file ({detail}); \
+            let message = format!(
+                "internal failure, most likely a damaged ledger file ({detail}); \
                  run `ledger verify` and restore from a copy if it fails"
             );
+            eprintln!("error: {message}");
+            if json {
+                print_json_error("corrupted_ledger", &message, None);
+            }
             ExitCode::from(EXIT_CORRUPT)
         }
     }
 }
 
-fn report(err: anyhow::Error, error_code: u8) -> ExitCode {
+/// With `--json`, the error as one JSON document on stdout too, so a script reading
+/// stdout gets a value either way: `{"error":{"kind","message","where"}}`.
+fn print_json_error(kind: &str, message: &str, place: Option<String>) {
+    let doc = serde_json::json!({
+        "error": { "kind": kind, "message": message, "where": place }
+    });
+    println!("{doc}");
+}
+
+/// The kind of an error for machines, and where it is when the error knows.
+fn classify(err: &anyhow::Error) -> (&'static str, Option<String>) {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<LogError>() {
+            let kind = match e {
+                LogError::Io { .. } | LogError::ReadOnly { .. } | LogError::Missing { .. } => "io",
+                LogError::Locked { .. } => "locked",
+                _ => "ledger",
+            };
+            return (kind, e.location());
+        }
+        if let Some(e) = cause.downcast_ref::<IngestError>() {
+            let kind = match e {
+                IngestError::Io { .. } => "io",
+                _ => "input",
+            };
+            return (kind, e.location());
+        }
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return ("io", None);
+        }
+    }
+    ("error", None)
+}
+
+fn report(err: anyhow::Error, error_code: u8, json: bool) -> ExitCode {
     // A closed pipe (`ledger export | head`) is the reader's choice, not a failure.
     let broken_pipe = err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -70,5 +110,10 @@ fn report(err: anyhow::Error, error_code: u8) -> ExitCode {
         c.downcast_ref::<LogError>()
             .is_some_and(LogError::is_corruption)
     });
+    if json {
+        let (kind, place) = classify(&err);
+        let kind = if corrupt { "corrupted_ledger" } else { kind };
+        print_json_error(kind, &format!("{err:#}"), place);
+    }
     ExitCode::from(if corrupt { EXIT_CORRUPT } else { error_code })
 }

@@ -449,3 +449,67 @@ fn hive_style_paths_and_bundled_rules() {
         "{session}"
     );
 }
+
+/// Item 15 and `--json`: the demo never replaces a ledger, and prints one document.
+#[test]
+fn demo_never_replaces_a_ledger_and_prints_one_json_document() {
+    let f = Fixture::empty();
+    let replay = f.dir.path().join("replay");
+    std::fs::create_dir_all(replay.join("strategies")).unwrap();
+    std::fs::copy(
+        root().join("replay/btcusdt-1m.csv"),
+        replay.join("btcusdt-1m.csv"),
+    )
+    .unwrap();
+    std::fs::copy(ema_trend(), replay.join("strategies/ema_trend.yaml")).unwrap();
+    let mine = f.write("demo.redb", "not the demo's");
+    let run = |args: &[&str]| {
+        crate::support::Run::from_output(
+            std::process::Command::new(env!("CARGO_BIN_EXE_ledger"))
+                .current_dir(f.dir.path())
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let doc = json(&run(&["--json", "demo"]).ok());
+    assert_eq!(doc["db"], "demo-2.redb");
+    for step in ["run", "report", "verify", "audit"] {
+        assert!(doc[step].is_object(), "{step}: {doc}");
+    }
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not the demo's");
+    assert!(f.dir.path().join("demo-2-report.svg").exists());
+    let err = run(&["demo", "--db", "demo-2.redb"]).fails();
+    assert!(err.contains("never replaces"), "{err}");
+}
+
+/// `--json` errors are one JSON object on stdout, with the same exit code.
+#[test]
+fn json_errors_are_json_on_stdout() {
+    let f = Fixture::empty();
+    f.write(
+        "bad.csv",
+        "time,open,high,low,close,volume\n2026-01-01T00:00:00Z,1,2,0.5,x,1\n",
+    );
+    let run = f.run(&[
+        "--json",
+        "run",
+        "--strategy",
+        &ema_trend(),
+        "--data",
+        "bad.csv",
+    ]);
+    assert_eq!(run.code, 1);
+    let doc = json(&run.stdout);
+    assert_eq!(doc["error"]["kind"], "input", "{doc}");
+    assert!(
+        doc["error"]["where"]
+            .as_str()
+            .unwrap()
+            .ends_with("bad.csv:2"),
+        "{doc}"
+    );
+    let run = f.run(&["--json", "stats", "--db", "missing/x.redb"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(json(&run.stdout)["error"]["kind"], "io");
+}

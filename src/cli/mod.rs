@@ -47,7 +47,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build a ledger from the bundled sample, print positions, verify, audit.
+    /// Backtest the bundled play on the bundled month of bars into demo.redb, then report,
+    /// verify and audit it.
     Demo(demo::Args),
     /// Run a strategy: backtest over files or another ledger's market events.
     Run(run::Args),
@@ -67,7 +68,8 @@ enum Command {
     Compact(compact::Args),
     /// Write deterministic sample candles (the data in replay/ and the benchmarks).
     GenerateCandles(generate::Args),
-    /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON and an SVG chart.
+    /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON, and an SVG
+    /// chart with --chart.
     Report(report::Args),
     /// Compare two ledgers: first differing seq, the events there, both projections.
     /// Exit status 0 identical, 1 different, 2 trouble.

@@ -1,6 +1,7 @@
 //! The only printer: aligned tables and lines for people, JSON for machines, progress
 //! bars on stderr when it is a terminal. Nothing else in the crate writes to stdout.
 
+use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -68,6 +69,20 @@ impl Table {
     }
 }
 
+thread_local! {
+    /// JSON documents held back instead of printed, while a command made of several
+    /// (`demo`) collects them into one document.
+    static CAPTURED: RefCell<Option<Vec<serde_json::Value>>> = const { RefCell::new(None) };
+}
+
+/// Collect the JSON documents `f` prints (on this thread) instead of printing them.
+pub fn capture_json<T>(f: impl FnOnce() -> T) -> (T, Vec<serde_json::Value>) {
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let result = f();
+    let docs = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    (result, docs)
+}
+
 impl Output {
     /// Print text as is to stdout.
     pub fn text(&self, text: &str) -> io::Result<()> {
@@ -80,6 +95,15 @@ impl Output {
     /// flushes at every newline, one write per pretty-printed line (a 1,000-event
     /// audit spent a third of its time in them).
     pub fn json_value(&self, value: &serde_json::Value) -> io::Result<()> {
+        let held = CAPTURED.with(|c| {
+            c.borrow_mut()
+                .as_mut()
+                .map(|docs| docs.push(value.clone()))
+                .is_some()
+        });
+        if held {
+            return Ok(());
+        }
         let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
         serde_json::to_writer_pretty(&mut out, value)?;
         out.write_all(b"\n")?;

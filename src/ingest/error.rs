@@ -77,7 +77,7 @@ pub enum IngestError {
         reason: String,
     },
     /// No timeframe was given and none could be inferred from the first rows.
-    #[error("{}: cannot infer the timeframe: {reason}; pass one explicitly", path.display())]
+    #[error("{}: cannot infer the timeframe: {reason} (it is read from the spacing of the first bars: give a file whose bars are one timeframe apart)", path.display())]
     Timeframe {
         /// The file.
         path: PathBuf,
@@ -88,6 +88,24 @@ pub enum IngestError {
     /// panicked): a bug, never a property of the files.
     #[error("the market-data reader stopped before the end of its input")]
     ReaderStopped,
+}
+
+impl IngestError {
+    /// Where the problem is, as `file` or `file:line`, for machine-readable errors.
+    pub fn location(&self) -> Option<String> {
+        match self {
+            IngestError::Syntax { path, line, .. }
+            | IngestError::Field { path, line, .. }
+            | IngestError::OutOfOrder { path, line, .. }
+            | IngestError::InvalidRow { path, line, .. } => {
+                Some(format!("{}:{line}", path.display()))
+            }
+            IngestError::Io { path, .. }
+            | IngestError::MissingColumn { path, .. }
+            | IngestError::Timeframe { path, .. } => Some(path.display().to_string()),
+            IngestError::ReaderStopped => None,
+        }
+    }
 }
 
 /// Why an input could not be added to a [`super::BarAggregator`].

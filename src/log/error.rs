@@ -122,6 +122,24 @@ impl LogError {
 
     /// True when the ledger's data does not prove itself (exit code 3), as opposed to
     /// a failure to reach it (permissions, a lock, a missing file).
+    /// Where the problem is (`seq N` or the file), for machine-readable errors.
+    pub fn location(&self) -> Option<String> {
+        match self {
+            LogError::Corrupt { seq, .. } | LogError::Encode { seq, .. } => {
+                Some(format!("seq {seq}"))
+            }
+            LogError::Locked { path }
+            | LogError::NotALedger { path, .. }
+            | LogError::OlderFormat { path, .. }
+            | LogError::NewerFormat { path, .. }
+            | LogError::Io { path, .. }
+            | LogError::ReadOnly { path }
+            | LogError::Damaged { path, .. }
+            | LogError::Missing { path } => Some(path.display().to_string()),
+            _ => None,
+        }
+    }
+
     pub fn is_corruption(&self) -> bool {
         matches!(self, LogError::Corrupt { .. } | LogError::Damaged { .. })
     }
