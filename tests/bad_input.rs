@@ -242,3 +242,36 @@ fn events_out_of_time_order_are_counted() {
         "{human}"
     );
 }
+
+/// Issue 9: messages, not debug dumps, for a non-UTF-8 byte, a gzip file and a
+/// duplicated header.
+#[test]
+fn csv_encoding_compression_and_duplicate_headers_are_explained() {
+    let f = Fixture::empty();
+    let strategy = crate::support::root().join("replay/strategies/ema_trend.yaml");
+    let strategy = strategy.to_str().unwrap();
+    let bytes: &[u8] = b"time,open,high,low,close,volume\n2026-01-01T00:00:00Z,1,2,0.5,1\xff,1\n";
+    std::fs::write(f.dir.path().join("latin1.csv"), bytes).unwrap();
+    std::fs::write(f.dir.path().join("bars.csv.gz"), [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+    f.write(
+        "dup.csv",
+        "time,open,high,low,close,close,volume\n2026-01-01T00:00:00Z,1,2,0.5,1,1,1\n",
+    );
+    for (file, says) in [
+        ("latin1.csv", "latin1.csv:2: not UTF-8 text: field 5"),
+        ("bars.csv.gz", "bars.csv.gz:1: the file is gzip-compressed"),
+        (
+            "dup.csv",
+            "dup.csv:1: the header has `close` (close) more than once (columns 5, 6)",
+        ),
+    ] {
+        let err = f
+            .run(&["run", "--strategy", strategy, "--data", file])
+            .fails();
+        assert!(err.contains(says), "{file}: {err}");
+        assert!(
+            !err.contains("Utf8 {") && !err.contains("part-way"),
+            "{err}"
+        );
+    }
+}

@@ -16,8 +16,7 @@ pub struct Args {}
 
 /// Run `ledger compact`.
 pub fn exec(db: &Path, _args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::Existing)
-        .with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::Existing).context("cannot open the ledger")?;
     // Rewriting pages of a ledger that does not prove itself would bury the damage
     // (and redb's compaction moves pages it never checks): verify everything first.
     let reader = ledger.reader()?;

@@ -63,8 +63,7 @@ pub struct ImportSummary {
 
 /// Run `ledger import`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
-    let ledger = Ledger::open(db, OpenMode::CreateIfMissing)
-        .with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open(db, OpenMode::CreateIfMissing).context("cannot open the ledger")?;
     let options = WriterOptions {
         checkpoint_every: args.checkpoint_every,
         ..WriterOptions::default()

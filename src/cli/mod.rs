@@ -91,8 +91,7 @@ impl Cli {
 /// in the error.
 fn open_to_read(db: &Path) -> anyhow::Result<crate::log::Ledger> {
     use anyhow::Context;
-    crate::log::Ledger::open_to_read(db)
-        .with_context(|| format!("cannot open ledger {}", db.display()))
+    crate::log::Ledger::open_to_read(db).context("cannot open the ledger")
 }
 
 /// Run the parsed command; `Ok` holds the exit status (0 unless the command's result

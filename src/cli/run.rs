@@ -143,8 +143,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         initial_equity: sim.initial_equity,
         timeframe: play.timeframe,
     };
-    let ledger = Ledger::open_for_session(db)
-        .with_context(|| format!("cannot open ledger {}", db.display()))?;
+    let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
     let before = ledger.reader()?.head()?.seq;
     if before > 0 && !args.append {
         bail!(
@@ -199,6 +198,9 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             bail!("interrupted by a signal: the session stopped cleanly (session_stopped reason `{reason}`); its events are committed")
         }
         (Ok(_), Err(e)) => Err(e.into()),
+        // Refused before its first event (a file that cannot be opened, say): there
+        // was no session to stop.
+        (Err(e), Ok(stats)) if stats.events == 0 => Err(e),
         (Err(e), Ok(_)) => Err(e.context("the run stopped part-way; its events so far are committed, with session_stopped reason `error: …`")),
         (Err(e), Err(stop)) => Err(e.context(format!(
             "the run stopped part-way, and its session_stopped could not be written ({stop}): readers will report the session as incomplete"
@@ -260,8 +262,8 @@ async fn drive_from_log<S: crate::strategy::Strategy>(
     bar: &indicatif::ProgressBar,
     stop: &StopFlag,
 ) -> Result<Driven> {
-    let ledger = Ledger::open_to_read(source)
-        .with_context(|| format!("cannot open source ledger {}", source.display()))?;
+    let ledger =
+        Ledger::open_to_read(source).context("cannot open the source ledger (--from-log)")?;
     let reader = ledger.reader()?;
     let head = reader.head()?.seq;
     let mut from = 1;
@@ -496,8 +498,8 @@ fn run_params(
         ));
     }
     if let Some(source) = &args.from_log {
-        let ledger = Ledger::open_to_read(source)
-            .with_context(|| format!("cannot open source ledger {}", source.display()))?;
+        let ledger =
+            Ledger::open_to_read(source).context("cannot open the source ledger (--from-log)")?;
         let head = ledger.reader()?.head()?;
         params.push((
             "from_log".to_string(),

@@ -481,7 +481,7 @@ mod tests {
         let one = "time,open,high,low,close,volume\n0,1,1,1,1,1\n";
         assert_eq!(
             open_error(one, None),
-            "bars.csv: cannot infer the timeframe: need at least two increasing rows, found 1; pass one explicitly"
+            "bars.csv: cannot infer the timeframe: need at least two increasing rows, found 1 (it is read from the spacing of the first bars: give a file whose bars are one timeframe apart)"
         );
     }
 

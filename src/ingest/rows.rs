@@ -34,6 +34,9 @@ impl FileFormat {
     }
 }
 
+/// The first two bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// Rows from either format.
 pub(super) enum RowSource<R> {
     Csv {
@@ -49,10 +52,18 @@ pub(super) enum RowSource<R> {
 
 impl<R: BufRead> RowSource<R> {
     pub fn new(mut reader: R, path: &Path) -> Result<RowSource<R>, IngestError> {
-        let format = FileFormat::sniff(&mut reader).map_err(|source| IngestError::Io {
+        let io = |source| IngestError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        if reader.fill_buf().map_err(io)?.starts_with(&GZIP_MAGIC) {
+            return Err(IngestError::Syntax {
+                path: path.to_path_buf(),
+                line: 1,
+                reason: "the file is gzip-compressed; ledger reads plain CSV or JSON rows: decompress it first (gunzip -k FILE)".into(),
+            });
+        }
+        let format = FileFormat::sniff(&mut reader).map_err(io)?;
         Ok(match format {
             FileFormat::Csv => RowSource::Csv {
                 reader: csv::ReaderBuilder::new()
@@ -119,15 +130,25 @@ impl<R: BufRead> RowSource<R> {
 
 fn csv_error(path: &Path, e: csv::Error) -> IngestError {
     let line = e.position().map_or(0, csv::Position::line);
+    let text = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(source) => IngestError::Io {
             path: path.to_path_buf(),
             source,
         },
-        kind => IngestError::Syntax {
+        csv::ErrorKind::Utf8 { err, .. } => IngestError::Syntax {
             path: path.to_path_buf(),
             line,
-            reason: format!("malformed CSV: {kind:?}"),
+            reason: format!(
+                "not UTF-8 text: field {} has an invalid byte after {} valid byte(s) (ledger reads UTF-8 CSV)",
+                err.field() + 1,
+                err.valid_up_to()
+            ),
+        },
+        _ => IngestError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            reason: format!("malformed CSV: {text}"),
         },
     }
 }
@@ -151,11 +172,31 @@ pub(super) fn require_column(
     field: &'static str,
     aliases: &[&str],
 ) -> Result<usize, IngestError> {
-    find_column(header, aliases).ok_or_else(|| IngestError::MissingColumn {
+    let index = find_column(header, aliases).ok_or_else(|| IngestError::MissingColumn {
         path: path.to_path_buf(),
         field,
         accepted: aliases.join(", "),
-    })
+    })?;
+    // The chosen column's name twice: which one is meant would be a guess. (Two
+    // different aliases, `timestamp` and `date`, are fine: aliases are in priority order.)
+    let name = header[index].trim();
+    let named: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.trim().eq_ignore_ascii_case(name))
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    if named.len() > 1 {
+        return Err(IngestError::Syntax {
+            path: path.to_path_buf(),
+            line: 1,
+            reason: format!(
+                "the header has `{name}` ({field}) more than once (columns {}); keep one",
+                named.join(", ")
+            ),
+        });
+    }
+    Ok(index)
 }
 
 /// Reads cells of one row, attributing errors to the path, line and column name.
