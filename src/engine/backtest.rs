@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 
 use crate::backend::{ExecutionBackend, OrderRequest, SimExchange};
 use crate::event::{
-    Candle, ClientOrderId, Decimal, Event, Mode, OrderRole, Payload, PositionKey, SessionStarted,
+    Candle, ClientOrderId, Decimal, Event, IntentAction, Mode, OrderRole, Payload, PositionKey, SessionStarted,
     SessionStopped, SkipReason, Timeframe, Timestamp,
 };
 use crate::executor::{Decision, Executor, MarketContext};
 use crate::ingest::BarAggregator;
 use crate::log::{LogError, Writer};
-use crate::reduce::Projection;
+use crate::reduce::{Position, Projection};
 use crate::strategy::{PositionState, Strategy};
 
 /// Events appended between durable commits: bounds a transaction's memory while keeping
@@ -329,6 +329,9 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         };
         self.stats.bars += 1;
         let intents = self.strategy.on_bar(bar, &state)?;
+        // Exit and trim orders of this bar: a later intent of the bar (a reversal's
+        // entry) is planned against what they leave, filled or not yet.
+        let mut reducing: Vec<ClientOrderId> = Vec::new();
         for intent in intents {
             self.stats.intents += 1;
             self.pending
@@ -341,11 +344,19 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 funding_rate: seen.and_then(|m| m.funding_rate),
                 equity,
             };
-            let position = self
+            let held = self
                 .writer
                 .projection()
                 .position(&key)
                 .filter(|p| !p.qty.is_zero());
+            let left = match reducing.is_empty() {
+                true => None,
+                false => self.left_after(held, &reducing),
+            };
+            let position = match &left {
+                Some(left) => left.as_ref(),
+                None => held,
+            };
             match self.executor.prepare(&intent, position, &market) {
                 Decision::Skip(skip) => {
                     *self.stats.skips.entry(skip.reason).or_default() += 1;
@@ -353,6 +364,9 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 }
                 Decision::Plan(plan) => {
                     self.stats.plans += 1;
+                    if matches!(intent.action, IntentAction::Exit | IntentAction::Trim) {
+                        reducing.extend(plan.orders.iter().map(|o| o.client_order_id.clone()));
+                    }
                     self.pending
                         .push(Event::new(now, Payload::Plan(plan.clone())));
                     self.send_plan(now, &key, plan.orders).await?;
@@ -362,6 +376,36 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// The position `held` less what the still-working orders of `reducing` will take
+    /// off it (`Some(None)`: flat), or `None` when none is working (then `held` is what
+    /// they left). Under `BarClose` with no latency an exit has filled before the next
+    /// intent is planned; under latency or `NextOpen` it has not, and a reversal's entry
+    /// is planned against the flat position the exit will leave.
+    fn left_after(
+        &self,
+        held: Option<&Position>,
+        reducing: &[ClientOrderId],
+    ) -> Option<Option<Position>> {
+        let projection = self.writer.projection();
+        let mut qty = held.map(|p| p.qty).unwrap_or_default();
+        let mut working = false;
+        for id in reducing {
+            let Some(order) = projection.order(id).filter(|o| !o.state.is_terminal()) else {
+                continue;
+            };
+            let open = order.qty.checked_sub(order.filled_qty).unwrap_or_default();
+            qty = qty.checked_add(order.side.sign().checked_mul(open)?)?;
+            working = true;
+        }
+        if !working {
+            return None;
+        }
+        match (qty.is_zero(), held) {
+            (true, _) | (false, None) => Some(None),
+            (false, Some(p)) => Some(Some(Position { qty, ..p.clone() })),
+        }
     }
 
     /// Send the entry (and exit) orders of a plan now; hold its stop and target.
