@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use crate::backend::{ExecutionBackend, OrderRequest, SimExchange};
 use crate::event::{
-    Candle, ClientOrderId, Decimal, Event, IntentAction, Mode, OrderRole, Payload, PositionKey, SessionStarted,
-    SessionStopped, SkipReason, Timeframe, Timestamp,
+    Candle, ClientOrderId, Decimal, Event, Intent, IntentAction, Mode, OrderRole, OrderType, Payload, PositionKey, SessionStarted,
+    SessionStopped, Side, Size, SkipReason, Timeframe, Timestamp,
 };
 use crate::executor::{Decision, Executor, MarketContext};
 use crate::ingest::BarAggregator;
@@ -333,48 +333,109 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         // entry) is planned against what they leave, filled or not yet.
         let mut reducing: Vec<ClientOrderId> = Vec::new();
         for intent in intents {
-            self.stats.intents += 1;
-            self.pending
-                .push(Event::new(now, Payload::Intent(intent.clone())));
-            self.flush()?;
-            let seen = self.markets.get(&key);
-            let market = MarketContext {
-                now,
-                last_px: seen.and_then(|m| m.last_px),
-                funding_rate: seen.and_then(|m| m.funding_rate),
-                equity,
-            };
-            let held = self
-                .writer
-                .projection()
-                .position(&key)
-                .filter(|p| !p.qty.is_zero());
-            let left = match reducing.is_empty() {
-                true => None,
-                false => self.left_after(held, &reducing),
-            };
-            let position = match &left {
-                Some(left) => left.as_ref(),
-                None => held,
-            };
-            match self.executor.prepare(&intent, position, &market) {
-                Decision::Skip(skip) => {
-                    *self.stats.skips.entry(skip.reason).or_default() += 1;
-                    self.pending.push(Event::new(now, Payload::Skip(skip)));
-                }
-                Decision::Plan(plan) => {
-                    self.stats.plans += 1;
-                    if matches!(intent.action, IntentAction::Exit | IntentAction::Trim) {
-                        reducing.extend(plan.orders.iter().map(|o| o.client_order_id.clone()));
-                    }
-                    self.pending
-                        .push(Event::new(now, Payload::Plan(plan.clone())));
-                    self.send_plan(now, &key, plan.orders).await?;
-                }
-            }
-            self.drain_reports().await?;
-            self.flush()?;
+            self.carry_out(now, &key, intent, equity, &mut reducing)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// Close every open position at the end of the data (`ledger run --close-at-end`):
+    /// per position, in key order, an exit intent of the strategy for the whole of it
+    /// (reason `close at end`, a market order), through the executor and the backend
+    /// like any other, so it fills at the last price (the last bar's close under
+    /// `BarClose` with no latency). Call it before [`Engine::finish`].
+    pub async fn close_at_end(&mut self) -> Result<(), RunError> {
+        if !self.started {
+            return Ok(());
+        }
+        let now = self.last_ts;
+        let open: Vec<(PositionKey, Decimal)> = self
+            .writer
+            .projection()
+            .positions()
+            .filter(|p| !p.qty.is_zero())
+            .map(|p| (p.key.clone(), p.qty))
+            .collect();
+        let equity = self.equity();
+        for (key, qty) in open {
+            let side = match qty.is_positive() {
+                true => Side::Sell,
+                false => Side::Buy,
+            };
+            let strategy = self.strategy.id().clone();
+            let intent = Intent {
+                intent_id: format!("{strategy}-{key}-{}-close-at-end", now.as_nanos()),
+                strategy_id: strategy,
+                venue: key.venue.clone(),
+                book: key.book.clone(),
+                instrument: key.instrument.clone(),
+                action: IntentAction::Exit,
+                side,
+                size: Size::PositionFraction(Decimal::ONE),
+                order_type: OrderType::Market,
+                limit_px: None,
+                stop_loss: None,
+                take_profit: None,
+                reason: "close at end".to_string(),
+            };
+            self.carry_out(now, &key, intent, equity, &mut Vec::new())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Append `intent`, then the executor's plan or skip, and send the plan's orders.
+    /// `reducing` holds the exit and trim orders planned before it on the same bar
+    /// (this one's are added).
+    async fn carry_out(
+        &mut self,
+        now: Timestamp,
+        key: &PositionKey,
+        intent: Intent,
+        equity: Decimal,
+        reducing: &mut Vec<ClientOrderId>,
+    ) -> Result<(), RunError> {
+        self.stats.intents += 1;
+        self.pending
+            .push(Event::new(now, Payload::Intent(intent.clone())));
+        self.flush()?;
+        let seen = self.markets.get(key);
+        let market = MarketContext {
+            now,
+            last_px: seen.and_then(|m| m.last_px),
+            funding_rate: seen.and_then(|m| m.funding_rate),
+            equity,
+        };
+        let held = self
+            .writer
+            .projection()
+            .position(key)
+            .filter(|p| !p.qty.is_zero());
+        let left = match reducing.is_empty() {
+            true => None,
+            false => self.left_after(held, reducing),
+        };
+        let position = match &left {
+            Some(left) => left.as_ref(),
+            None => held,
+        };
+        match self.executor.prepare(&intent, position, &market) {
+            Decision::Skip(skip) => {
+                *self.stats.skips.entry(skip.reason).or_default() += 1;
+                self.pending.push(Event::new(now, Payload::Skip(skip)));
+            }
+            Decision::Plan(plan) => {
+                self.stats.plans += 1;
+                if matches!(intent.action, IntentAction::Exit | IntentAction::Trim) {
+                    reducing.extend(plan.orders.iter().map(|o| o.client_order_id.clone()));
+                }
+                self.pending
+                    .push(Event::new(now, Payload::Plan(plan.clone())));
+                self.send_plan(now, key, plan.orders).await?;
+            }
+        }
+        self.drain_reports().await?;
+        self.flush()?;
         Ok(())
     }
 
