@@ -13,6 +13,7 @@ mod diff;
 mod import_export;
 mod integrity;
 mod replay;
+mod reversal;
 mod report;
 mod stats;
 mod strategy_lags;
