@@ -10,6 +10,13 @@
 //! 3. each intent is appended, then the executor's plan or skip; a plan's entry order
 //!    is appended as `order_submitted` *before* it is sent; its stop and target wait
 //!    until the entry fills (a reduce-only order with no position would be refused).
+//!    An intent is planned against the position as the log has it, less what the bar's
+//!    earlier exits and trims still working will take off: a reversal's entry, after
+//!    its exit, is planned as flat even when the exit fills only later (latency,
+//!    `NextOpen`).
+//!
+//! [`Engine::close_at_end`] (`ledger run --close-at-end`) sends, after the last event,
+//! an exit intent per open position through the same path.
 //!
 //! Time is the event time of the market data: nothing here reads a clock.
 
@@ -17,8 +24,9 @@ use std::collections::BTreeMap;
 
 use crate::backend::{ExecutionBackend, OrderRequest, SimExchange};
 use crate::event::{
-    Candle, ClientOrderId, Decimal, Event, Intent, IntentAction, Mode, OrderRole, OrderType, Payload, PositionKey, SessionStarted,
-    SessionStopped, Side, Size, SkipReason, Timeframe, Timestamp,
+    Candle, ClientOrderId, Decimal, Event, Intent, IntentAction, Mode, OrderRole, OrderType,
+    Payload, PositionKey, SessionStarted, SessionStopped, Side, Size, SkipReason, Timeframe,
+    Timestamp,
 };
 use crate::executor::{Decision, Executor, MarketContext};
 use crate::ingest::BarAggregator;

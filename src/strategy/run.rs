@@ -3,7 +3,9 @@
 //!
 //! Invariant: `on_bar` is a pure function of the bars seen so far and the position
 //! passed in: no clock, no randomness, no hash-order iteration. Intent ids are derived
-//! from the strategy, instrument, bar time and case index, so a replay gives the same ids.
+//! from the strategy, instrument, bar time and case index (a reversal's exit adds
+//! `-exit`), so a replay gives the same ids. A bar gives at most one intent, or two for a
+//! reversal (exit, then entry: see the play format).
 //!
 //! It never decides whether an intent can be carried out (session hours, minimum size,
 //! leverage): that is the executor's call.
@@ -675,7 +677,15 @@ mod tests {
         let nanos = bar.open_time.as_nanos();
         let got: Vec<_> = intents
             .iter()
-            .map(|i| (i.intent_id.as_str(), i.action, i.side, i.size.clone(), i.reason.as_str()))
+            .map(|i| {
+                (
+                    i.intent_id.as_str(),
+                    i.action,
+                    i.side,
+                    i.size.clone(),
+                    i.reason.as_str(),
+                )
+            })
             .collect();
         let (exit_id, entry_id) = (
             format!("r-x:y:Z-{nanos}-2-exit"),
