@@ -14,6 +14,7 @@ mod import_export;
 mod integrity;
 mod replay;
 mod report;
+mod reversal;
 mod stats;
 mod strategy_lags;
 mod trust;

@@ -92,6 +92,11 @@ pub struct Args {
     /// Append to a ledger that already holds events (default: refuse).
     #[arg(long)]
     pub append: bool,
+    /// At the end of the data, close every open position with a market order at the
+    /// last bar's close (intents with reason `close at end`), so the final balance is
+    /// flat. Needs `--fill-at close` and `--latency-ms 0`.
+    #[arg(long)]
+    pub close_at_end: bool,
 }
 
 impl Args {
@@ -110,6 +115,7 @@ impl Args {
             latency_ms: 0,
             liquidity: LiquidityModel::Unlimited,
             append: false,
+            close_at_end: false,
         }
     }
 }
@@ -123,6 +129,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         };
         bail!(
             "--mode {mode} needs the live venue adapters, which this build does not have yet; use --mode backtest"
+        );
+    }
+    if args.close_at_end && (args.fill_at != FillAt::Close || args.latency_ms != 0) {
+        bail!(
+            "--close-at-end fills its closing orders at the last bar's close: it needs --fill-at close and --latency-ms 0 (after the last bar there is no later market event to fill them at)"
         );
     }
     let play_text = std::fs::read_to_string(&args.strategy)
@@ -175,10 +186,14 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let bar = out.spinner("backtest");
     let driven = runtime.block_on(async {
-        match &args.from_log {
+        let driven = match &args.from_log {
             Some(source) => drive_from_log(&mut engine, source, &bar, &stop).await,
             None => drive_files(&mut engine, &sources, &bar, &stop).await,
+        }?;
+        if args.close_at_end && matches!(driven, Driven::EndOfData) {
+            engine.close_at_end().await?;
         }
+        Ok::<_, anyhow::Error>(driven)
     });
     bar.finish_and_clear();
     // Every way out records why the session ended, so a reader can tell a finished run
@@ -469,7 +484,7 @@ fn sim_config(args: &Args, play: &Play, rules: &[LoadedRules]) -> Result<SimConf
 /// names are a contract (`report` reads `initial_equity`): `strategy`, `strategy_hash`,
 /// `strategy_id`, `candles KEY` / `trades KEY`, `from_log`, `rules`, `initial_equity`,
 /// `fees KEY` (`maker=R taker=R`), `tick KEY`, `fill_at`, `slippage_bps`, `latency_ms`,
-/// `liquidity`, `version`.
+/// `liquidity`, `close_at_end` (`true` / `false`), `version`.
 fn run_params(
     args: &Args,
     play: &Play,
@@ -534,6 +549,7 @@ fn run_params(
         LiquidityModel::VolumeShare(share) => share.to_string(),
     };
     params.push(("liquidity".to_string(), liquidity));
+    params.push(("close_at_end".to_string(), args.close_at_end.to_string()));
     params.push(("version".to_string(), env!("CARGO_PKG_VERSION").to_string()));
     Ok(params)
 }

@@ -10,6 +10,13 @@
 //! 3. each intent is appended, then the executor's plan or skip; a plan's entry order
 //!    is appended as `order_submitted` *before* it is sent; its stop and target wait
 //!    until the entry fills (a reduce-only order with no position would be refused).
+//!    An intent is planned against the position as the log has it, less what the bar's
+//!    earlier exits and trims still working will take off: a reversal's entry, after
+//!    its exit, is planned as flat even when the exit fills only later (latency,
+//!    `NextOpen`).
+//!
+//! [`Engine::close_at_end`] (`ledger run --close-at-end`) sends, after the last event,
+//! an exit intent per open position through the same path.
 //!
 //! Time is the event time of the market data: nothing here reads a clock.
 
@@ -17,13 +24,14 @@ use std::collections::BTreeMap;
 
 use crate::backend::{ExecutionBackend, OrderRequest, SimExchange};
 use crate::event::{
-    Candle, ClientOrderId, Decimal, Event, Mode, OrderRole, Payload, PositionKey, SessionStarted,
-    SessionStopped, SkipReason, Timeframe, Timestamp,
+    Candle, ClientOrderId, Decimal, Event, Intent, IntentAction, Mode, OrderRole, OrderType,
+    Payload, PositionKey, SessionStarted, SessionStopped, Side, Size, SkipReason, Timeframe,
+    Timestamp,
 };
 use crate::executor::{Decision, Executor, MarketContext};
 use crate::ingest::BarAggregator;
 use crate::log::{LogError, Writer};
-use crate::reduce::Projection;
+use crate::reduce::{Position, Projection};
 use crate::strategy::{PositionState, Strategy};
 
 /// Events appended between durable commits: bounds a transaction's memory while keeping
@@ -329,39 +337,144 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         };
         self.stats.bars += 1;
         let intents = self.strategy.on_bar(bar, &state)?;
+        // Exit and trim orders of this bar: a later intent of the bar (a reversal's
+        // entry) is planned against what they leave, filled or not yet.
+        let mut reducing: Vec<ClientOrderId> = Vec::new();
         for intent in intents {
-            self.stats.intents += 1;
-            self.pending
-                .push(Event::new(now, Payload::Intent(intent.clone())));
-            self.flush()?;
-            let seen = self.markets.get(&key);
-            let market = MarketContext {
-                now,
-                last_px: seen.and_then(|m| m.last_px),
-                funding_rate: seen.and_then(|m| m.funding_rate),
-                equity,
-            };
-            let position = self
-                .writer
-                .projection()
-                .position(&key)
-                .filter(|p| !p.qty.is_zero());
-            match self.executor.prepare(&intent, position, &market) {
-                Decision::Skip(skip) => {
-                    *self.stats.skips.entry(skip.reason).or_default() += 1;
-                    self.pending.push(Event::new(now, Payload::Skip(skip)));
-                }
-                Decision::Plan(plan) => {
-                    self.stats.plans += 1;
-                    self.pending
-                        .push(Event::new(now, Payload::Plan(plan.clone())));
-                    self.send_plan(now, &key, plan.orders).await?;
-                }
-            }
-            self.drain_reports().await?;
-            self.flush()?;
+            self.carry_out(now, &key, intent, equity, &mut reducing)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Close every open position at the end of the data (`ledger run --close-at-end`):
+    /// per position, in key order, an exit intent of the strategy for the whole of it
+    /// (reason `close at end`, a market order), through the executor and the backend
+    /// like any other, so it fills at the last price (the last bar's close under
+    /// `BarClose` with no latency). Call it before [`Engine::finish`].
+    pub async fn close_at_end(&mut self) -> Result<(), RunError> {
+        if !self.started {
+            return Ok(());
+        }
+        let now = self.last_ts;
+        let open: Vec<(PositionKey, Decimal)> = self
+            .writer
+            .projection()
+            .positions()
+            .filter(|p| !p.qty.is_zero())
+            .map(|p| (p.key.clone(), p.qty))
+            .collect();
+        let equity = self.equity();
+        for (key, qty) in open {
+            let side = match qty.is_positive() {
+                true => Side::Sell,
+                false => Side::Buy,
+            };
+            let strategy = self.strategy.id().clone();
+            let intent = Intent {
+                intent_id: format!("{strategy}-{key}-{}-close-at-end", now.as_nanos()),
+                strategy_id: strategy,
+                venue: key.venue.clone(),
+                book: key.book.clone(),
+                instrument: key.instrument.clone(),
+                action: IntentAction::Exit,
+                side,
+                size: Size::PositionFraction(Decimal::ONE),
+                order_type: OrderType::Market,
+                limit_px: None,
+                stop_loss: None,
+                take_profit: None,
+                reason: "close at end".to_string(),
+            };
+            self.carry_out(now, &key, intent, equity, &mut Vec::new())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Append `intent`, then the executor's plan or skip, and send the plan's orders.
+    /// `reducing` holds the exit and trim orders planned before it on the same bar
+    /// (this one's are added).
+    async fn carry_out(
+        &mut self,
+        now: Timestamp,
+        key: &PositionKey,
+        intent: Intent,
+        equity: Decimal,
+        reducing: &mut Vec<ClientOrderId>,
+    ) -> Result<(), RunError> {
+        self.stats.intents += 1;
+        self.pending
+            .push(Event::new(now, Payload::Intent(intent.clone())));
+        self.flush()?;
+        let seen = self.markets.get(key);
+        let market = MarketContext {
+            now,
+            last_px: seen.and_then(|m| m.last_px),
+            funding_rate: seen.and_then(|m| m.funding_rate),
+            equity,
+        };
+        let held = self
+            .writer
+            .projection()
+            .position(key)
+            .filter(|p| !p.qty.is_zero());
+        let left = match reducing.is_empty() {
+            true => None,
+            false => self.left_after(held, reducing),
+        };
+        let position = match &left {
+            Some(left) => left.as_ref(),
+            None => held,
+        };
+        match self.executor.prepare(&intent, position, &market) {
+            Decision::Skip(skip) => {
+                *self.stats.skips.entry(skip.reason).or_default() += 1;
+                self.pending.push(Event::new(now, Payload::Skip(skip)));
+            }
+            Decision::Plan(plan) => {
+                self.stats.plans += 1;
+                if matches!(intent.action, IntentAction::Exit | IntentAction::Trim) {
+                    reducing.extend(plan.orders.iter().map(|o| o.client_order_id.clone()));
+                }
+                self.pending
+                    .push(Event::new(now, Payload::Plan(plan.clone())));
+                self.send_plan(now, key, plan.orders).await?;
+            }
+        }
+        self.drain_reports().await?;
+        self.flush()?;
+        Ok(())
+    }
+
+    /// The position `held` less what the still-working orders of `reducing` will take
+    /// off it (`Some(None)`: flat), or `None` when none is working (then `held` is what
+    /// they left). Under `BarClose` with no latency an exit has filled before the next
+    /// intent is planned; under latency or `NextOpen` it has not, and a reversal's entry
+    /// is planned against the flat position the exit will leave.
+    fn left_after(
+        &self,
+        held: Option<&Position>,
+        reducing: &[ClientOrderId],
+    ) -> Option<Option<Position>> {
+        let projection = self.writer.projection();
+        let mut qty = held.map(|p| p.qty).unwrap_or_default();
+        let mut working = false;
+        for id in reducing {
+            let Some(order) = projection.order(id).filter(|o| !o.state.is_terminal()) else {
+                continue;
+            };
+            let open = order.qty.checked_sub(order.filled_qty).unwrap_or_default();
+            qty = qty.checked_add(order.side.sign().checked_mul(open)?)?;
+            working = true;
+        }
+        if !working {
+            return None;
+        }
+        match (qty.is_zero(), held) {
+            (true, _) | (false, None) => Some(None),
+            (false, Some(p)) => Some(Some(Position { qty, ..p.clone() })),
+        }
     }
 
     /// Send the entry (and exit) orders of a plan now; hold its stop and target.

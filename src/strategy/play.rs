@@ -21,6 +21,15 @@
 //! `order` is `market` (default) or `limit` with a `limit` price expression; `stop_loss`,
 //! `take_profit` and `limit` are expressions in the condition language (see `expr`).
 //!
+//! Reversal: a case that matches with an `entry` against the open position (e.g. `when:
+//! ["position < 0", …]`, `then: { action: entry, side: buy, … }`) makes two intents on
+//! that bar: a market `exit` of the whole position (`position_fraction: 1`, id
+//! `{entry id}-exit`, reason `reversal: {reason}`), then the entry, whose price
+//! expressions are judged against the flat position the exit leaves (`position` 0,
+//! `entry_px` undefined: an undefined price makes the case not match, as always). The
+//! engine plans the entry against that flat position even before the exit fills. An
+//! entry on the side of the open position stays one intent (the executor refuses it).
+//!
 //! Lags: `name[k]` is a feature's or bar field's value `k` base bars ago (`0` = now,
 //! at most `LAG_MAX` = 500; `position`, `entry_px`, `equity` have none). Crosses are whole
 //! conditions in function form: `crosses_above(a, b)` holds on the bar where

@@ -3,14 +3,18 @@
 //!
 //! Invariant: `on_bar` is a pure function of the bars seen so far and the position
 //! passed in: no clock, no randomness, no hash-order iteration. Intent ids are derived
-//! from the strategy, instrument, bar time and case index, so a replay gives the same ids.
+//! from the strategy, instrument, bar time and case index (a reversal's exit adds
+//! `-exit`), so a replay gives the same ids. A bar gives at most one intent, or two for a
+//! reversal (exit, then entry: see the play format).
 //!
 //! It never decides whether an intent can be carried out (session hours, minimum size,
 //! leverage): that is the executor's call.
 
 use std::collections::BTreeMap;
 
-use crate::event::{Candle, Decimal, Intent, PositionKey, StrategyId};
+use crate::event::{
+    Candle, Decimal, Intent, IntentAction, OrderType, PositionKey, Side, Size, StrategyId,
+};
 
 use super::expr::{Scope, Var};
 use super::feature::{FeatureError, FeatureSet};
@@ -168,13 +172,13 @@ impl Strategy for PlayStrategy {
             history,
         };
         // First match wins; a case whose price expressions are undefined does not match.
-        let intent = self
+        let intents = self
             .play
             .cases
             .iter()
             .enumerate()
-            .find_map(|(i, case)| intent_for(&self.play.id, &key, bar, i, case, &scope));
-        Ok(intent.into_iter().collect())
+            .find_map(|(i, case)| intents_for(&self.play.id, &key, bar, i, case, &scope));
+        Ok(intents.unwrap_or_default())
     }
 }
 
@@ -214,31 +218,51 @@ impl Scope for BarScope<'_> {
     }
 }
 
-/// The intent case `index` makes on this bar, if it matches.
-fn intent_for(
+/// True when `action` on `side` is an entry against the open position `qty`: a
+/// reversal (the play's module doc).
+fn reverses(action: IntentAction, side: Side, qty: Decimal) -> bool {
+    action == IntentAction::Entry && !qty.is_zero() && qty.signum() != side.sign()
+}
+
+/// The intents case `index` makes on this bar, if it matches: one, or for a reversal
+/// (an entry against the open position) an exit of the whole position, then the
+/// entry, whose price expressions are judged against the flat position the exit
+/// leaves.
+fn intents_for(
     strategy: &StrategyId,
     key: &PositionKey,
     bar: &Candle,
     index: usize,
     case: &Case,
     scope: &BarScope<'_>,
-) -> Option<Intent> {
+) -> Option<Vec<Intent>> {
     let all = case.when.iter().all(|c| c.eval(scope));
     let any = case.any.is_empty() || case.any.iter().any(|c| c.eval(scope));
     if !(all && any) {
         return None;
     }
     let then = &case.then;
+    let reversal = reverses(then.action, then.side, scope.position.qty);
+    let flat = PositionState::flat(scope.position.equity);
+    let flat_scope = BarScope {
+        position: &flat,
+        ..*scope
+    };
+    let price_scope = match reversal {
+        true => &flat_scope,
+        false => scope,
+    };
     // `Some(None)`: no expression given; `None`: given but undefined now.
     let price = |e: &Option<super::expr::Expr>| match e {
         None => Some(None),
-        Some(e) => e.eval(scope).map(Some),
+        Some(e) => e.eval(price_scope).map(Some),
     };
     let limit_px = price(&then.limit_px)?;
     let stop_loss = price(&then.stop_loss)?;
     let take_profit = price(&then.take_profit)?;
-    Some(Intent {
-        intent_id: format!("{strategy}-{key}-{}-{index}", bar.open_time.as_nanos()),
+    let intent_id = format!("{strategy}-{key}-{}-{index}", bar.open_time.as_nanos());
+    let entry = Intent {
+        intent_id,
         strategy_id: strategy.clone(),
         venue: key.venue.clone(),
         book: key.book.clone(),
@@ -251,13 +275,31 @@ fn intent_for(
         stop_loss,
         take_profit,
         reason: then.reason.clone(),
-    })
+    };
+    if !reversal {
+        return Some(vec![entry]);
+    }
+    let exit = Intent {
+        intent_id: format!("{}-exit", entry.intent_id),
+        action: IntentAction::Exit,
+        size: Size::PositionFraction(Decimal::ONE),
+        order_type: OrderType::Market,
+        limit_px: None,
+        stop_loss: None,
+        take_profit: None,
+        reason: match then.reason.is_empty() {
+            true => "reversal".to_string(),
+            false => format!("reversal: {}", then.reason),
+        },
+        ..entry.clone()
+    };
+    Some(vec![exit, entry])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Book, IntentAction, Side, Symbol, Timestamp, Venue};
+    use crate::event::{Book, Symbol, Timestamp, Venue};
 
     const EMA_TREND: &str = include_str!("../../replay/strategies/ema_trend.yaml");
     const MEAN_REVERSION: &str = include_str!("../../replay/strategies/mean_reversion.yaml");
@@ -609,5 +651,77 @@ mod tests {
             &closes,
         );
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn an_entry_against_the_position_is_an_exit_then_the_entry_judged_flat() {
+        // Case 0 sells while flat; case 1 buys while short (a reversal): its stop
+        // reads entry_px, undefined while flat, so case 2 (no stop) wins instead.
+        let text = "id: r\ninstruments: [x:y:Z]\ntimeframe: 1m\ncases:\n\
+                    - when: [\"position == 0\"]\n  then: { action: entry, side: sell, size: { qty: \"1\" } }\n\
+                    - when: [\"position < 0\", \"close > 10\"]\n  then: { action: entry, side: buy, size: { qty: \"2\" }, \
+                    stop_loss: \"entry_px - 1\" }\n\
+                    - when: [\"position < 0\"]\n  then: { action: entry, side: buy, size: { qty: \"3\" }, \
+                    stop_loss: \"close - 1\", reason: flip }\n\
+                    - when: [\"position > 0\"]\n  then: { action: entry, side: buy, size: { qty: \"4\" } }\n";
+        let play = Play::parse(text, "r.yaml").unwrap();
+        let mut strategy = PlayStrategy::new(play).unwrap();
+        let key = PositionKey::new("x", "y", "Z");
+        let short = PositionState {
+            qty: -Decimal::ONE,
+            cost_basis: Decimal::from_int(12),
+            equity: Decimal::from_int(100),
+        };
+        let bar = candle(&key, "1m", 0, Decimal::from_int(11));
+        let intents = strategy.on_bar(&bar, &short).unwrap();
+        let nanos = bar.open_time.as_nanos();
+        let got: Vec<_> = intents
+            .iter()
+            .map(|i| {
+                (
+                    i.intent_id.as_str(),
+                    i.action,
+                    i.side,
+                    i.size.clone(),
+                    i.reason.as_str(),
+                )
+            })
+            .collect();
+        let (exit_id, entry_id) = (
+            format!("r-x:y:Z-{nanos}-2-exit"),
+            format!("r-x:y:Z-{nanos}-2"),
+        );
+        assert_eq!(
+            got,
+            [
+                (
+                    exit_id.as_str(),
+                    IntentAction::Exit,
+                    Side::Buy,
+                    Size::PositionFraction(Decimal::ONE),
+                    "reversal: flip"
+                ),
+                (
+                    entry_id.as_str(),
+                    IntentAction::Entry,
+                    Side::Buy,
+                    Size::Qty(Decimal::from_int(3)),
+                    "flip"
+                ),
+            ]
+        );
+        assert_eq!(intents[0].order_type, OrderType::Market);
+        assert_eq!(intents[0].stop_loss, None);
+        assert_eq!(intents[1].stop_loss, Some(Decimal::from_int(10)));
+        // An entry on the side of the position is no reversal: one intent (the
+        // executor refuses it as a position conflict).
+        let long = PositionState {
+            qty: Decimal::ONE,
+            ..short
+        };
+        let bar = candle(&key, "1m", 1, Decimal::from_int(11));
+        let intents = strategy.on_bar(&bar, &long).unwrap();
+        assert_eq!(intents.len(), 1);
+        assert_eq!(intents[0].action, IntentAction::Entry);
     }
 }
