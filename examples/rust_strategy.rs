@@ -54,16 +54,31 @@ impl Donchian {
     /// Highest high of the last `n` bars (all of them must be there).
     fn highest(&self, n: usize) -> Option<Decimal> {
         let skip = self.bars.len().checked_sub(n)?;
-        self.bars.iter().skip(skip).map(|(h, _)| *h).reduce(Decimal::max)
+        self.bars
+            .iter()
+            .skip(skip)
+            .map(|(h, _)| *h)
+            .reduce(Decimal::max)
     }
 
     /// Lowest low of the last `n` bars.
     fn lowest(&self, n: usize) -> Option<Decimal> {
         let skip = self.bars.len().checked_sub(n)?;
-        self.bars.iter().skip(skip).map(|(_, l)| *l).reduce(Decimal::min)
+        self.bars
+            .iter()
+            .skip(skip)
+            .map(|(_, l)| *l)
+            .reduce(Decimal::min)
     }
 
-    fn intent(&self, bar: &Candle, action: IntentAction, side: Side, size: Size, why: &str) -> Intent {
+    fn intent(
+        &self,
+        bar: &Candle,
+        action: IntentAction,
+        side: Side,
+        size: Size,
+        why: &str,
+    ) -> Intent {
         Intent {
             // Derived from the bar, so a replay gives the same ids.
             intent_id: format!("{}-{}-{}", self.id, self.key, bar.open_time.as_nanos()),
@@ -162,7 +177,10 @@ fn backtest(db: &Path, data: &Path, rules_path: &Path) -> Result<RunStats> {
     };
     // The session's recorded parameters (`report` reads `initial_equity`).
     let params = vec![
-        ("strategy".to_string(), "examples/rust_strategy.rs".to_string()),
+        (
+            "strategy".to_string(),
+            "examples/rust_strategy.rs".to_string(),
+        ),
         ("strategy_id".to_string(), "donchian".to_string()),
         (format!("candles {key}"), data.display().to_string()),
         ("rules".to_string(), rules_path.display().to_string()),
@@ -227,6 +245,11 @@ fn main() -> Result<()> {
         "donchian: {} bars, {} intents, {} orders, {} fills",
         stats.bars, stats.intents, stats.orders, stats.fills
     );
-    println!("ledger {}: head seq {}  hash {}", db.display(), head.seq, head.hash);
+    println!(
+        "ledger {}: head seq {}  hash {}",
+        db.display(),
+        head.seq,
+        head.hash
+    );
     Ok(())
 }
