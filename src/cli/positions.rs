@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(third.to_string().len(), 30, "{third}");
         assert_eq!(display_px(third).to_string(), "100.66666667");
         assert_eq!(display_px(d("0.1200000004")).to_string(), "0.12");
-        assert_eq!(display_px(d("42000.50")).to_string(), "42000.50");
+        assert_eq!(display_px(d("42000.5")).to_string(), "42000.5");
         assert_eq!(display_px(d("-1.123456785")).to_string(), "-1.12345679");
     }
 }
