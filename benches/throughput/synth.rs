@@ -100,12 +100,7 @@ pub fn ensure_import_file(dir: &Path, lines: u64) -> Result<PathBuf> {
 
 /// The fill-heavy log of `lines` events under `dir`, as [`ensure_import_file`].
 pub fn ensure_fill_heavy_file(dir: &Path, lines: u64) -> Result<PathBuf> {
-    ensure_jsonl(
-        dir,
-        &format!("fills-{lines}.jsonl"),
-        lines,
-        fill_heavy_event,
-    )
+    ensure_jsonl(dir, &format!("fills-{lines}.jsonl"), lines, fill_heavy_event)
 }
 
 fn ensure_jsonl(dir: &Path, name: &str, lines: u64, event: fn(u64) -> Event) -> Result<PathBuf> {
