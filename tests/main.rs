@@ -10,6 +10,7 @@ mod bad_input;
 mod corruption;
 mod crash;
 mod diff;
+mod display;
 mod import_export;
 mod integrity;
 mod replay;

@@ -69,7 +69,7 @@ fn position_row(p: &Position) -> Vec<String> {
     vec![
         p.key.to_string(),
         p.qty.to_string(),
-        opt(avg_px(p)),
+        opt(avg_px(p).map(display_px)),
         p.realized.to_string(),
         p.fees.to_string(),
         p.funding.to_string(),
@@ -79,7 +79,37 @@ fn position_row(p: &Position) -> Vec<String> {
     ]
 }
 
+/// Most decimals a derived price (the average entry, a quotient) shows in tables: one
+/// of 28 digits says nothing a reader can use. JSON keeps the exact value.
+pub const DISPLAY_PX_DP: u32 = 8;
+
+/// `px` for people: rounded (half away from zero) to [`DISPLAY_PX_DP`] decimals, with
+/// the trailing zeros of the rounding dropped; a price with fewer decimals is as is.
+fn display_px(px: crate::event::Decimal) -> crate::event::Decimal {
+    let rounded = px.round_dp(DISPLAY_PX_DP);
+    match rounded == px {
+        true => px,
+        false => rounded.normalized(),
+    }
+}
+
 /// The average entry price, absent when flat.
 fn avg_px(p: &Position) -> Option<crate::event::Decimal> {
     (!p.qty.is_zero()).then(|| p.avg_px())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_prices_have_at_most_eight_decimals() {
+        let d = |s: &str| s.parse::<crate::event::Decimal>().unwrap();
+        let third = d("302").checked_div(d("3")).unwrap();
+        assert_eq!(third.to_string().len(), 30, "{third}");
+        assert_eq!(display_px(third).to_string(), "100.66666667");
+        assert_eq!(display_px(d("0.1200000004")).to_string(), "0.12");
+        assert_eq!(display_px(d("42000.5")).to_string(), "42000.5");
+        assert_eq!(display_px(d("-1.123456785")).to_string(), "-1.12345679");
+    }
 }

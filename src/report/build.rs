@@ -213,6 +213,11 @@ impl ReportBuilder {
             self.start_curves();
         }
         self.note_initial(payload);
+        if self.candles.is_none() {
+            // The candle curve runs from the first event, so every bar before the first
+            // fill is a point (flat at the starting capital, restated when it is locked).
+            self.candles = Some(Curve::starting_at(ts, self.initial_guess().0));
+        }
         self.sessions.apply(seq, ts, payload);
         self.tick_clocks(payload, ts, seq)?;
         let key = moves_pnl.then(|| payload.position_key()).flatten();
@@ -226,19 +231,28 @@ impl ReportBuilder {
         Ok(())
     }
 
-    /// Lock the initial equity and start the curves at the first event's time.
-    fn start_curves(&mut self) {
-        let (equity, source) = match (self.options.initial_equity, self.candidate) {
+    /// The initial equity as far as the events so far say.
+    fn initial_guess(&self) -> (Decimal, EquitySource) {
+        match (self.options.initial_equity, self.candidate) {
             (Some(given), _) => (given, EquitySource::Option),
             (None, Some(recorded)) => recorded,
             (None, None) => (
                 Decimal::from_int(DEFAULT_INITIAL_EQUITY),
                 EquitySource::Default,
             ),
-        };
+        }
+    }
+
+    /// Lock the initial equity and start the curves at the first event's time (the
+    /// candle curve has run since then at the guess: it is restated at the equity).
+    fn start_curves(&mut self) {
+        let (equity, source) = self.initial_guess();
         self.initial = Some((equity, source));
         let start = self.first_ts.unwrap_or_default();
-        self.candles = Some(Curve::starting_at(start, equity));
+        match self.candles.as_mut() {
+            Some(curve) => curve.rebase(equity),
+            None => self.candles = Some(Curve::starting_at(start, equity)),
+        }
         if !self.seen_candle {
             self.events_curve = Some(Curve::starting_at(start, equity));
         }
@@ -301,7 +315,8 @@ impl ReportBuilder {
     /// Equity now; also moves each position's PnL drawdown (a point is being taken).
     fn equity(&mut self, seq: Seq) -> Result<Decimal, ReportError> {
         let overflow = |what| ReportError::Overflow { seq, what };
-        let (mut equity, _) = self.initial.ok_or(overflow("initial equity"))?;
+        // Before the lock nothing has moved PnL: the guess is every point's equity.
+        let (mut equity, _) = self.initial.unwrap_or_else(|| self.initial_guess());
         for p in self.projection.positions() {
             let pnl = pnl(p).ok_or(overflow("position pnl"))?;
             equity = equity.checked_add(pnl).ok_or(overflow("equity"))?;

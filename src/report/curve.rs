@@ -35,7 +35,8 @@ impl Clock {
 pub struct Curve {
     /// Time of the tick whose point is not taken yet.
     pending: Option<Timestamp>,
-    /// Time of the last point taken.
+    /// Time of the first and of the last point taken.
+    first: Option<Timestamp>,
     last: Option<Timestamp>,
     points: u64,
     drawdown: Drawdown,
@@ -65,6 +66,7 @@ impl Curve {
     pub fn starting_at(ts: Timestamp, equity: Decimal) -> Curve {
         let mut curve = Curve {
             pending: None,
+            first: None,
             last: None,
             points: 0,
             drawdown: Drawdown::default(),
@@ -96,6 +98,22 @@ impl Curve {
         }
     }
 
+    /// Restate every point taken so far at `equity`. Only for a curve whose points so
+    /// far all had one equity (the report's curve before the initial equity is known:
+    /// nothing has moved PnL yet, so every point is the starting capital, whatever it
+    /// turns out to be). The result is the curve as if it had been built at `equity`.
+    pub fn rebase(&mut self, equity: Decimal) {
+        self.drawdown = Drawdown::default();
+        self.returns = DailyReturns::default();
+        if let (Some(first), Some(last)) = (self.first, self.last) {
+            self.drawdown.push(equity);
+            // Flat points: one at each end gives the same daily returns (all zero).
+            self.returns.push(first, equity);
+            self.returns.push(last, equity);
+        }
+        self.chart.rebase(equity);
+    }
+
     /// Take the pending point (if any) at the final `equity` and sum up.
     pub fn finish(mut self, equity: Decimal) -> CurveSummary {
         if let Some(pending) = self.pending.take() {
@@ -115,6 +133,7 @@ impl Curve {
     fn take(&mut self, ts: Timestamp, equity: Decimal) {
         let ts = self.last.map_or(ts, |last| last.max(ts));
         self.last = Some(ts);
+        self.first.get_or_insert(ts);
         self.points += 1;
         let drawdown = self.drawdown.push(equity);
         self.returns.push(ts, equity);
@@ -151,5 +170,38 @@ mod tests {
         let eq: Vec<_> = s.chart.iter().map(|p| (p.ts, p.equity)).collect();
         assert_eq!(eq, [(ts(0), d(100)), (ts(1), d(90)), (ts(2), d(120))]);
         assert_eq!(s.drawdown.max_abs, d(10));
+    }
+
+    #[test]
+    fn a_rebased_flat_curve_is_the_curve_built_at_the_new_equity() {
+        let d = Decimal::from_int;
+        let build = |start: i64, rebase: Option<i64>| {
+            let mut c = Curve::starting_at(ts(0), d(start));
+            // Three flat days of points, then the real equity moves.
+            for s in 1..(3 * 86_400 / 600) {
+                if c.tick(ts(s * 600)) {
+                    c.take_due(ts(s * 600), d(start));
+                }
+            }
+            if let Some(equity) = rebase {
+                c.rebase(d(equity));
+            }
+            for (i, e) in [(0, 0), (1, -30), (2, 20)] {
+                let t = ts(3 * 86_400 + i * 86_400);
+                if c.tick(t) {
+                    c.take_due(t, d(rebase.unwrap_or(start) + e));
+                }
+            }
+            c.finish(d(rebase.unwrap_or(start) + 10))
+        };
+        let (a, b) = (build(500, Some(1000)), build(1000, None));
+        assert_eq!(a.points, b.points);
+        assert_eq!(a.chart, b.chart);
+        assert_eq!(a.drawdown, b.drawdown);
+        assert_eq!(
+            (a.periods, a.sharpe, a.sortino),
+            (b.periods, b.sharpe, b.sortino)
+        );
+        assert!(a.chart.iter().take(10).all(|p| p.equity == d(1000)));
     }
 }

@@ -107,6 +107,18 @@ impl Downsampler {
         self.width *= 2;
     }
 
+    /// Move every point taken so far to `equity`, for a curve whose points so far are
+    /// meant to be one value with no drawdown (see `Curve::rebase`): which point a
+    /// bucket keeps does not matter then.
+    pub fn rebase(&mut self, equity: Decimal) {
+        for b in &mut self.buckets {
+            for p in [&mut b.low, &mut b.high, &mut b.deep] {
+                p.equity = equity;
+                p.drawdown = Decimal::ZERO;
+            }
+        }
+    }
+
     /// The kept points in time order (at most [`MAX_CHART_POINTS`]).
     pub fn points(&self) -> Vec<ChartPoint> {
         let mut out = Vec::with_capacity(self.buckets.len() * 3);
