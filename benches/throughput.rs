@@ -29,11 +29,11 @@
 //!    and slowest, and peak RSS (< 200 MB).
 //! 3. **replay** of that log from genesis, every block verified, three times: median
 //!    ev/s (≥ 5 M), fastest, slowest, RSS.
-//! 4. **export** of it to /dev/null: ev/s, RSS (< 200 MB).
-//! 4b. **fill-heavy replay** (section `fills`): a 1 M-event log, two thirds fills on
-//!     four instruments, imported once; `ledger replay` timed as a whole process (open,
-//!     verify every block, recompute the head identity, fold, print), three times:
-//!     median ev/s (≥ 5 M).
+//! 4. **export** of it to /dev/null: ev/s, RSS (< 200 MB). Then, in its own section
+//!    `fills`, the **fill-heavy replay**: a 1 M-event log, two thirds fills on four
+//!    instruments, imported once; `ledger replay` timed as a whole process (open,
+//!    verify every block, recompute the head identity, fold, print), three times:
+//!    median ev/s (≥ 5 M).
 //! 5. **bytes per event**: file size / events against the encoded events' size
 //!    (`stats`): ratio ≤ 2.
 //! 6. **audit** of a rare position (~1,000 events, 1 in 10,000) and a sparse one

@@ -105,6 +105,15 @@ impl<'a> Errors<'a> {
     }
 }
 
+/// The parser's message without its own " at line N column M": the error says the
+/// line already, in the `path:line:` form every other error uses.
+fn without_location(mut message: String) -> String {
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,13 +140,4 @@ mod tests {
         // A BOM is skipped.
         assert!(parse::<File>("\u{feff}id: a\nperiod: 1\n", "p.yaml").is_ok());
     }
-}
-
-/// The parser's message without its own " at line N column M": the error says the
-/// line already, in the `path:line:` form every other error uses.
-fn without_location(mut message: String) -> String {
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
-    message
 }
