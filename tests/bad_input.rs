@@ -275,3 +275,79 @@ fn csv_encoding_compression_and_duplicate_headers_are_explained() {
         );
     }
 }
+
+/// Issue 9: a candle line whose open time is after its timestamp is refused, naming
+/// the line.
+#[test]
+fn a_candle_opening_after_its_timestamp_is_refused() {
+    let f = Fixture::empty();
+    let file = f.write(
+        "candles.jsonl",
+        concat!(
+            r#"{"type":"candle","ts":"2026-01-01T00:01:00Z","venue":"v","book":"b","instrument":"X","timeframe":"1m","open_time":"2026-01-01T00:00:00Z","open":"1","high":"1","low":"1","close":"1","volume":"1","closed":true}"#,
+            "\n",
+            r#"{"type":"candle","ts":"2026-01-01T00:01:00Z","venue":"v","book":"b","instrument":"X","timeframe":"1m","open_time":"2026-01-01T00:05:00Z","open":"1","high":"1","low":"1","close":"1","volume":"1","closed":true}"#,
+            "\n"
+        ),
+    );
+    let err = f.run(&["import", file.to_str().unwrap()]).fails();
+    assert!(
+        err.contains("candles.jsonl:2") && err.contains("open_time"),
+        "{err}"
+    );
+}
+
+/// Issue 9: plays that cannot mean anything are refused with the reason.
+#[test]
+fn empty_cases_control_characters_and_division_by_zero_are_refused() {
+    let f = Fixture::empty();
+    f.write("bars.csv", "time,open,high,low,close,volume\n2026-01-01T00:00:00Z,1,1,1,1,1\n2026-01-01T00:01:00Z,1,1,1,1,1\n");
+    let head = "instruments: [bybit:linear:BTCUSDT]\ntimeframe: 1m\nfeatures: {}\n";
+    let case = "cases:\n  - when: [\"close > 1\"]\n    then: { action: entry, side: buy, size: { qty: \"0.01\" } }\n";
+    for (name, text, says) in [
+        (
+            "empty.yaml",
+            format!("id: t\n{head}cases: []\n"),
+            "empty.yaml:5: cases: list at least one case",
+        ),
+        (
+            "nl.yaml",
+            format!("id: \"a\\nb\"\n{head}{case}"),
+            "nl.yaml:1: id: must not contain control characters",
+        ),
+        (
+            "div.yaml",
+            format!(
+                "id: t\n{head}{}",
+                case.replace("close > 1", "close / 0 > 1")
+            ),
+            "div.yaml:6: cases[0].when[0]: division by zero at column 9",
+        ),
+    ] {
+        f.write(name, &text);
+        let err = f
+            .run(&["run", "--strategy", name, "--data", "bars.csv"])
+            .fails();
+        assert!(err.contains(says), "{name}: {err}");
+    }
+}
+
+/// `generate-candles --json` says what it wrote, on stdout.
+#[test]
+fn generate_candles_json_reports_what_it_wrote() {
+    let f = Fixture::empty();
+    let out = f
+        .run(&[
+            "--json",
+            "generate-candles",
+            "--bars",
+            "3",
+            "--out",
+            "g.csv",
+        ])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["bars"], 3);
+    assert_eq!(v["first_open_time"], "2026-01-01T00:00:00Z");
+    assert_eq!(v["last_open_time"], "2026-01-01T00:02:00Z");
+}

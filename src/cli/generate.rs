@@ -44,11 +44,22 @@ pub fn exec(args: Args, out: Output) -> Result<()> {
     let mut sink = BufWriter::new(file);
     write_candles_csv(&candles, &mut sink)?;
     sink.flush()?;
-    out.note(&format!(
-        "wrote {} {} bars to {}",
-        candles.len(),
-        timeframe,
-        args.out.display()
-    ));
+    if out.json {
+        out.json_value(&serde_json::json!({
+            "out": args.out.display().to_string(),
+            "bars": candles.len(),
+            "timeframe": timeframe.to_string(),
+            "seed": args.seed,
+            "first_open_time": candles.first().map(|c| c.open_time.to_string()),
+            "last_open_time": candles.last().map(|c| c.open_time.to_string()),
+        }))?;
+    } else {
+        out.text(&format!(
+            "wrote {} {} bars to {}\n",
+            candles.len(),
+            timeframe,
+            args.out.display()
+        ))?;
+    }
     Ok(())
 }

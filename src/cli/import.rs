@@ -110,7 +110,7 @@ pub fn import_file(
     let mut writer = Writer::new(ledger, options)
         .with_context(|| format!("cannot append to {}", ledger.path().display()))?;
     let latest = writer.projection().last_ts();
-    let bar = out.progress(total, "import");
+    let bar = out.progress_bytes(total, "import");
     let (tx, rx) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
     // Appended batches go back to the parser to be refilled (see `append_prepared`).
     let (spare_tx, spare_rx) = mpsc::channel();

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 /// Where results go, and in which form.
 #[derive(Debug, Clone, Copy)]
@@ -121,33 +121,92 @@ impl Output {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new_spinner();
-        let style = ProgressStyle::with_template("{spinner} {msg}: {human_pos} events ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
+        bar.set_style(style("{spinner} {msg}: {human_pos} events, {rate}"));
         bar.set_message(what.to_string());
         bar
     }
 
-    /// A progress bar over `total` units on stderr, hidden when stderr is not a terminal.
+    /// A progress bar over `total` events on stderr, hidden when stderr is not a
+    /// terminal.
     pub fn progress(&self, total: u64, what: &str) -> ProgressBar {
+        self.bar(
+            total,
+            what,
+            "{msg} [{bar:24}] {human_pos}/{human_len} {rate} {eta_or_wait}",
+        )
+    }
+
+    /// A progress bar over `total` bytes of input (an import reads a file).
+    pub fn progress_bytes(&self, total: u64, what: &str) -> ProgressBar {
+        self.bar(
+            total,
+            what,
+            "{msg} [{bar:24}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta_or_wait}",
+        )
+    }
+
+    fn bar(&self, total: u64, what: &str, template: &str) -> ProgressBar {
         if !io::stderr().is_terminal() || total == 0 {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(total);
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        bar.set_style(style);
+        bar.set_style(style(template).progress_chars("=> "));
         bar.set_message(what.to_string());
         bar
+    }
+}
+
+/// A progress style with whole-number rates (`1.2M/s`, not `1234567.8912/s`) and an eta
+/// shown only once there is a rate to base it on. Lines stay within 80 columns.
+fn style(template: &str) -> ProgressStyle {
+    let base =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    base.with_key(
+        "rate",
+        |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}/s", short_count(state.per_sec()));
+        },
+    )
+    .with_key(
+        "eta_or_wait",
+        |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let eta = state.eta().as_secs();
+            // Before the first second there is no honest estimate.
+            if state.elapsed().as_secs() == 0 || state.pos() == 0 {
+                let _ = write!(w, "eta …");
+            } else {
+                let _ = write!(
+                    w,
+                    "eta {}",
+                    indicatif::HumanDuration(std::time::Duration::from_secs(eta))
+                );
+            }
+        },
+    )
+}
+
+/// `1234567.8` → `1.2M`: three significant figures at most.
+fn short_count(per_sec: f64) -> String {
+    let v = per_sec.max(0.0);
+    match v {
+        _ if v >= 1e9 => format!("{:.1}G", v / 1e9),
+        _ if v >= 1e6 => format!("{:.1}M", v / 1e6),
+        _ if v >= 1e3 => format!("{:.1}k", v / 1e3),
+        _ => format!("{v:.0}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_short_whole_figures() {
+        assert_eq!(short_count(1_234_567.891_2), "1.2M");
+        assert_eq!(short_count(5_400.0), "5.4k");
+        assert_eq!(short_count(12.345), "12");
+        assert_eq!(short_count(-1.0), "0");
+    }
 
     #[test]
     fn tables_align_and_have_no_trailing_space() {

@@ -70,11 +70,25 @@ fn parse_one_pass(kind: &str, line: &str) -> Result<Event, JsonEventError> {
     payload
         .validate()
         .map_err(|e| JsonEventError(format!("{kind}: {e}")))?;
-    Ok(Event {
+    times_agree(Event {
         ts,
         recv_ts: fields.recv_ts,
         payload,
     })
+}
+
+/// A candle is stamped when it is seen, never before it opened: an `open_time` after
+/// `ts` is a broken line (it would mark a price from the future).
+fn times_agree(event: Event) -> Result<Event, JsonEventError> {
+    if let Payload::Candle(c) = &event.payload {
+        if c.open_time > event.ts {
+            return Err(JsonEventError(format!(
+                "candle: open_time {} is after its ts {} (a candle is stamped at or after it opens)",
+                c.open_time, event.ts
+            )));
+        }
+    }
+    Ok(event)
 }
 
 fn unknown_kind(kind: &str) -> JsonEventError {
@@ -120,7 +134,7 @@ fn parse_two_pass(line: &str) -> Result<Event, JsonEventError> {
     payload
         .validate()
         .map_err(|e| JsonEventError(format!("{}: {e}", head.kind)))?;
-    Ok(Event {
+    times_agree(Event {
         ts: head.ts,
         recv_ts: head.recv_ts,
         payload,

@@ -531,7 +531,17 @@ impl<'a> Parser<'a> {
         while let Some(Token::Op(op @ (BinOp::Mul | BinOp::Div))) = self.peek() {
             let op = *op;
             self.pos += 1;
+            let column = self.column();
             let right = self.unary(depth)?;
+            // A division by a zero literal is never defined, so the condition could never
+            // hold: refuse it here rather than let the play run silently false. (A
+            // divisor that is zero only on some bars makes the value undefined there.)
+            if op == BinOp::Div && matches!(right, Expr::Num(n) if n.is_zero()) {
+                return Err(ExprError {
+                    column,
+                    message: format!("division by zero at column {column}"),
+                });
+            }
             left = Expr::Bin(op, Box::new(left), Box::new(right));
         }
         Ok(left)
@@ -767,9 +777,10 @@ mod tests {
 
     #[test]
     fn undefined_values_make_comparisons_false() {
-        assert_eq!(value("close / 0"), None);
-        assert!(!check("close / 0 > 0"));
-        assert!(!check("close / 0 <= 0"));
+        // A divisor that is zero on this bar (a literal zero is refused at load time).
+        assert_eq!(value("close / (close - close)"), None);
+        assert!(!check("close / (close - close) > 0"));
+        assert!(!check("close / (close - close) <= 0"));
         assert!(!check("entry_px != 0"));
         assert!(!check("entry_px == 0"));
     }

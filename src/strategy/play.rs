@@ -57,6 +57,9 @@ use super::expr::{CROSS_NAMES, Condition, Expr, ExprError, Var};
 use super::feature::FeatureSpec;
 use super::indicator::{EmaSeed, IndicatorKind, IndicatorSpec, PERIOD_MAX};
 
+/// The longest strategy id accepted, in characters.
+pub const STRATEGY_ID_MAX: usize = 64;
+
 /// A compiled play: everything checked, every expression parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Play {
@@ -132,7 +135,7 @@ struct PlayYaml {
     features: BTreeMap<String, Spanned<FeatureYaml>>,
     #[serde(default)]
     warmup: Option<Spanned<WarmupYaml>>,
-    cases: Vec<CaseYaml>,
+    cases: Spanned<Vec<CaseYaml>>,
 }
 
 #[derive(Deserialize)]
@@ -191,8 +194,31 @@ impl Play {
         let err = Errors::new(path);
         let id = match yaml.id.value.trim() {
             "" => return Err(err.at(&yaml.id, "id", "must not be empty")),
+            // Ids are printed in tables and stamped on every intent: no line breaks, NUL
+            // or other control characters.
+            id if id.chars().any(char::is_control) => {
+                return Err(err.at(
+                    &yaml.id,
+                    "id",
+                    "must not contain control characters (line breaks, tabs, NUL)",
+                ));
+            }
+            id if id.chars().count() > STRATEGY_ID_MAX => {
+                return Err(err.at(
+                    &yaml.id,
+                    "id",
+                    format!("must be at most {STRATEGY_ID_MAX} characters"),
+                ));
+            }
             id => StrategyId::from(id),
         };
+        if yaml.cases.value.is_empty() {
+            return Err(err.at(
+                &yaml.cases,
+                "cases",
+                "list at least one case (a play without cases never trades)",
+            ));
+        }
         let timeframe: Timeframe = yaml
             .timeframe
             .value
@@ -222,8 +248,8 @@ impl Play {
                 }
             },
         };
-        let mut cases = Vec::with_capacity(yaml.cases.len());
-        for (i, case) in yaml.cases.iter().enumerate() {
+        let mut cases = Vec::with_capacity(yaml.cases.value.len());
+        for (i, case) in yaml.cases.value.iter().enumerate() {
             cases.push(compile_case(&err, i, case, &resolve)?);
         }
         let lags = lags(&cases);
@@ -517,6 +543,16 @@ cases:
                 "timeframe: 5m",
                 "timeframe: 5x",
                 "t.yaml:6: features.slow: invalid timeframe `5x`: expected e.g. 1m, 15m, 4h, 1d",
+            ),
+            (
+                "id: t",
+                "id: \"a\\nb\"",
+                "t.yaml:1: id: must not contain control characters (line breaks, tabs, NUL)",
+            ),
+            (
+                "close - 1",
+                "close / 0",
+                "t.yaml:10: cases[0].then.limit: division by zero at column 9",
             ),
             (
                 "timeframe: 1m",
