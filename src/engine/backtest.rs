@@ -211,16 +211,12 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         if c.timeframe <= target {
             return Ok(());
         }
-        let key = PositionKey {
-            venue: c.venue.clone(),
-            book: c.book.clone(),
-            instrument: c.instrument.clone(),
-        };
-        let first = self
-            .markets
-            .get(&key)
+        let key = event.payload.position_key();
+        let first = key
+            .as_ref()
+            .and_then(|k| self.markets.get(k))
             .is_none_or(|m| m.base_timeframe.is_none());
-        if first {
+        if let (true, Some(key)) = (first, key) {
             return Err(RunError::Data(format!(
                 "{key}: candles are {}, coarser than the strategy's {target} bars (bars cannot be built down): give {target} or finer candles, or set the play's timeframe to {}",
                 c.timeframe, c.timeframe
