@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example rust_strategy -- [LEDGER]   # default: a temp file
-//! ledger --db LEDGER report
+//! ledger report --db LEDGER
 //! ```
 //!
 //! The strategy is a Donchian breakout: go long when a bar closes above the highest

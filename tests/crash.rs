@@ -49,9 +49,9 @@ fn chunk(index: usize) -> String {
 
 fn import_cmd(f: &Fixture, file: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ledger"));
-    cmd.arg("--db")
+    cmd.arg("import")
+        .arg("--db")
         .arg(&f.db)
-        .arg("import")
         .arg(file)
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -275,7 +275,7 @@ fn running_as_root(dir: &Path) -> bool {
 /// to `nobody` for the child, so read-only files and directories are really so.
 fn unprivileged(dir: &Path, db: &Path, args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ledger"));
-    cmd.current_dir(dir).arg("--db").arg(db).args(args);
+    cmd.current_dir(dir).args(crate::support::with_db(db, args));
     if running_as_root(dir) {
         cmd.uid(65534).gid(65534);
     }

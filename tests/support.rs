@@ -55,16 +55,30 @@ impl Run {
     }
 }
 
-/// Run `ledger --db <db> args…` in `dir`.
+/// Run `ledger args…` in `dir`, with `--db <db>` after the subcommand when it opens a
+/// ledger and `args` name none.
 pub fn ledger(dir: &Path, db: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_ledger"))
         .current_dir(dir)
-        .arg("--db")
-        .arg(db)
-        .args(args)
+        .args(with_db(db, args))
         .output()
         .expect("the ledger binary runs");
     Run::from_output(out)
+}
+
+/// `args` with `--db <db>` right after the subcommand (the first argument that is not
+/// an option), unless the subcommand has no ledger (`diff`, `generate-candles`, `demo`
+/// writes its own) or `args` already give one.
+pub fn with_db(db: &Path, args: &[&str]) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    let Some(at) = args.iter().position(|a| !a.starts_with('-')) else {
+        return out;
+    };
+    let no_ledger = ["diff", "generate-candles", "demo"].contains(&args[at]);
+    if !no_ledger && !args.contains(&"--db") {
+        out.splice(at + 1..at + 1, ["--db".into(), db.as_os_str().to_owned()]);
+    }
+    out
 }
 
 /// A temp dir with a ledger built from the sample.

@@ -268,9 +268,9 @@ fn sigint_stops_the_session_cleanly() {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ledger"))
         .current_dir(f.dir.path())
         .args([
+            "run",
             "--db",
             f.db.to_str().unwrap(),
-            "run",
             "--strategy",
             &ema_trend(),
             "--data",
@@ -512,4 +512,29 @@ fn json_errors_are_json_on_stdout() {
     let run = f.run(&["--json", "stats", "--db", "missing/x.redb"]);
     assert_eq!(run.code, 1);
     assert_eq!(json(&run.stdout)["error"]["kind"], "io");
+}
+
+/// Help lists what a command uses: `diff` and `generate-candles` open no `--db` ledger,
+/// so they do not offer one (it was global and silently ignored), and `demo`'s names
+/// the file it writes.
+#[test]
+fn options_a_command_ignores_are_not_listed_for_it() {
+    let f = Fixture::empty();
+    for command in ["diff", "generate-candles"] {
+        let help = f.run(&[command, "--help"]).ok();
+        assert!(!help.contains("--db"), "{command}: {help}");
+        let err = f.run(&[command, "--db", "x.redb"]).fails();
+        assert!(err.contains("--db"), "{command}: {err}");
+    }
+    for command in [
+        "run", "import", "export", "replay", "audit", "verify", "stats", "compact", "report",
+    ] {
+        let help = f.run(&[command, "--help"]).ok();
+        assert!(help.contains("--db <FILE>"), "{command}: {help}");
+    }
+    let help = f.run(&["demo", "--help"]).ok();
+    assert!(
+        help.contains("demo.redb") && !help.contains("ledger.redb"),
+        "{help}"
+    );
 }

@@ -136,7 +136,7 @@ pub fn fill_heavy(bench: &LogBench<'_>, lines: u64, report: &mut Report) -> Resu
 fn bytes_per_event(bench: &LogBench<'_>, db: &Path, lines: u64, report: &mut Report) -> Result<()> {
     let stats = timed(
         bench,
-        &[db.as_os_str(), "--json".as_ref(), "stats".as_ref()],
+        &[db.as_os_str(), "stats".as_ref(), "--json".as_ref()],
         true,
     )?;
     let json: serde_json::Value = serde_json::from_slice(&stats.stdout).context("stats --json")?;
@@ -160,9 +160,9 @@ fn bytes_per_event(bench: &LogBench<'_>, db: &Path, lines: u64, report: &mut Rep
     );
     // `ledger compact` gives back what the import's transaction left free.
     let status = std::process::Command::new(ledger_bin())
+        .arg("compact")
         .arg("--db")
         .arg(db)
-        .arg("compact")
         .stdout(std::process::Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "ledger compact failed");
@@ -189,9 +189,8 @@ fn audit(bench: &LogBench<'_>, db: &Path, instrument: &str, report: &mut Report)
     for _ in 0..AUDIT_RUNS {
         let start = Instant::now();
         let out = Command::new(bench.bin)
-            .arg("--db")
+            .args(["--json", "audit", &key, "--db"])
             .arg(db)
-            .args(["--json", "audit", &key])
             .stderr(Stdio::inherit())
             .output()?;
         walls.push(start.elapsed());
@@ -278,7 +277,8 @@ fn median_ms(mut samples: Vec<Duration>) -> f64 {
     samples[samples.len() / 2].as_secs_f64() * 1e3
 }
 
-/// Run `ledger --db ARGS...` under `/usr/bin/time`; stdout kept or sent to /dev/null.
+/// Run `ledger SUBCOMMAND --db DB REST...` (`args` = `[DB, SUBCOMMAND, REST...]`) under
+/// `/usr/bin/time`; stdout kept or sent to /dev/null.
 fn timed(bench: &LogBench<'_>, args: &[&OsStr], keep_stdout: bool) -> Result<Timed> {
     let time_file = bench.tmp_dir.join("time.txt");
     let stdout = if keep_stdout {
@@ -294,8 +294,10 @@ fn timed(bench: &LogBench<'_>, args: &[&OsStr], keep_stdout: bool) -> Result<Tim
         .args(["-f", "%e %M", "-o"])
         .arg(&time_file)
         .arg(bench.bin)
+        .arg(args[1])
         .arg("--db")
-        .args(args)
+        .arg(args[0])
+        .args(&args[2..])
         .stdout(stdout)
         .stderr(Stdio::inherit())
         .output()

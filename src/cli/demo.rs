@@ -12,9 +12,6 @@ use super::Output;
 /// The database `demo` writes when `--db` is left at its default.
 const DEMO_DB: &str = "demo.redb";
 
-/// The global `--db` default: the demo writes `DEMO_DB` instead.
-const DEFAULT_DB: &str = "ledger.redb";
-
 /// How many `demo-N.redb` names the demo tries before asking for a `--db`.
 const DEMO_DBS_MAX: u32 = 99;
 
@@ -35,11 +32,14 @@ pub struct Args {
     /// Position to audit.
     #[arg(long, default_value = "bybit:linear:BTCUSDT")]
     pub audit: String,
+    /// Ledger to write: a new file (default: demo.redb, or the first free demo-N.redb).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 /// Run `ledger demo`.
-pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
-    let db = demo_db(db)?;
+pub fn exec(args: Args, out: Output) -> Result<()> {
+    let db = demo_db(args.db.as_deref())?;
     if out.json {
         // One JSON document for the whole demo, its steps by name.
         let (done, docs) = super::output::capture_json(|| steps(&db, args, out));
@@ -56,8 +56,8 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
 
 /// The ledger the demo writes. It never replaces one: by default the first of
 /// `demo.redb`, `demo-2.redb`, … that does not exist; a `--db` that exists is refused.
-fn demo_db(db: &Path) -> Result<PathBuf> {
-    if db != Path::new(DEFAULT_DB) {
+fn demo_db(db: Option<&Path>) -> Result<PathBuf> {
+    if let Some(db) = db {
         if db.exists() {
             bail!(
                 "{} exists; the demo writes a fresh ledger and never replaces one: give a new --db",

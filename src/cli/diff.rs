@@ -2,7 +2,7 @@
 //! events there side by side, and the two final projections' positions side by side.
 //!
 //! Exit status like `diff(1)`: 0 identical, 1 different, 2 trouble (3 when a ledger is
-//! corrupt). The global `--db` is ignored: both ledgers are positional.
+//! corrupt). Both ledgers are positional (there is no `--db`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -35,14 +35,20 @@ pub const EXIT_CORRUPT: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(name = "ledger", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// Ledger database file.
-    #[arg(long, global = true, default_value = "ledger.redb")]
-    pub db: PathBuf,
-    /// Print JSON instead of tables.
+    /// Print JSON instead of tables (and errors as a JSON object on stdout).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The ledger a command reads or writes: an option of each command that has one (not
+/// global, so `diff` and `generate-candles`, which have none, do not list it).
+#[derive(Debug, clap::Args)]
+struct LedgerArg {
+    /// Ledger database file.
+    #[arg(long, value_name = "FILE", default_value = "ledger.redb")]
+    db: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,26 +57,71 @@ enum Command {
     /// verify and audit it.
     Demo(demo::Args),
     /// Run a strategy: backtest over files or another ledger's market events.
-    Run(run::Args),
+    Run {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: run::Args,
+    },
     /// Append events from a JSON Lines file (all or nothing).
-    Import(import::Args),
+    Import {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: import::Args,
+    },
     /// Write events as JSON Lines to stdout.
-    Export(export::Args),
+    Export {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: export::Args,
+    },
     /// Fold the log and print the positions.
-    Replay(replay::Args),
+    Replay {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: replay::Args,
+    },
     /// Every event that shaped one position, recomputed and proven.
-    Audit(audit::Args),
+    Audit {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: audit::Args,
+    },
     /// Recompute the hash chain and every checkpoint.
-    Verify(verify::Args),
+    Verify {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: verify::Args,
+    },
     /// Head, counts by kind, size on disk.
-    Stats(stats::Args),
+    Stats {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: stats::Args,
+    },
     /// Give back free space in the file (the log is unchanged).
-    Compact(compact::Args),
+    Compact {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: compact::Args,
+    },
     /// Write deterministic sample candles (the data in replay/ and the benchmarks).
     GenerateCandles(generate::Args),
     /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON, and an SVG
     /// chart with --chart.
-    Report(report::Args),
+    Report {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: report::Args,
+    },
     /// Compare two ledgers: first differing seq, the events there, both projections.
     /// Exit status 0 identical, 1 different, 2 trouble.
     Diff(diff::Args),
@@ -100,17 +151,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Output { json: cli.json };
     let done = match cli.command {
         Command::Diff(args) => return diff::exec(args, out),
-        Command::Demo(args) => demo::exec(&cli.db, args, out),
-        Command::Run(args) => run::exec(&cli.db, args, out),
-        Command::Import(args) => import::exec(&cli.db, args, out),
-        Command::Export(args) => export::exec(&cli.db, args, out),
-        Command::Replay(args) => replay::exec(&cli.db, args, out),
-        Command::Audit(args) => audit::exec(&cli.db, args, out),
-        Command::Verify(args) => verify::exec(&cli.db, args, out),
-        Command::Stats(args) => stats::exec(&cli.db, args, out),
-        Command::Compact(args) => compact::exec(&cli.db, args, out),
+        Command::Demo(args) => demo::exec(args, out),
+        Command::Run { ledger, args } => run::exec(&ledger.db, args, out),
+        Command::Import { ledger, args } => import::exec(&ledger.db, args, out),
+        Command::Export { ledger, args } => export::exec(&ledger.db, args, out),
+        Command::Replay { ledger, args } => replay::exec(&ledger.db, args, out),
+        Command::Audit { ledger, args } => audit::exec(&ledger.db, args, out),
+        Command::Verify { ledger, args } => verify::exec(&ledger.db, args, out),
+        Command::Stats { ledger, args } => stats::exec(&ledger.db, args, out),
+        Command::Compact { ledger, args } => compact::exec(&ledger.db, args, out),
         Command::GenerateCandles(args) => generate::exec(args, out),
-        Command::Report(args) => report::exec(&cli.db, args, out),
+        Command::Report { ledger, args } => report::exec(&ledger.db, args, out),
     };
     done.map(|()| 0)
 }

@@ -63,6 +63,12 @@ pub struct Args {
     /// repeat for several.
     #[arg(long = "trades", value_name = "[KEY=]FILE")]
     pub trades: Vec<String>,
+    /// Funding-rate file of a perpetual, as FILE or VENUE:BOOK:SYMBOL=FILE (one per
+    /// instrument): each row (time, rate) is a settlement, and an open position pays or
+    /// receives `qty × last price × rate` then (CSV with a header, or freqtrade's JSON
+    /// rows); repeat for several instruments.
+    #[arg(long = "funding", value_name = "[KEY=]FILE")]
+    pub funding: Vec<String>,
     /// Re-run over the market events recorded in another ledger (instead of --data and
     /// --trades).
     #[arg(long, value_name = "DB")]
@@ -107,6 +113,7 @@ impl Args {
             strategy,
             data: vec![data.display().to_string()],
             trades: Vec::new(),
+            funding: Vec::new(),
             from_log: None,
             rules: Vec::new(),
             initial_equity: Decimal::from_int(10_000),
@@ -318,15 +325,18 @@ fn is_market(payload: &crate::event::Payload) -> bool {
 /// (Hive-style `date=2024-01-01/` folders) is a path. Every instrument of the play needs
 /// data, and a file is given once.
 fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
-    if args.from_log.is_some() && !(args.data.is_empty() && args.trades.is_empty()) {
+    if args.from_log.is_some()
+        && !(args.data.is_empty() && args.trades.is_empty() && args.funding.is_empty())
+    {
         bail!(
-            "--from-log replays the market events of another ledger; it cannot be combined with --data or --trades (the files would not be used)"
+            "--from-log replays the market events of another ledger (its funding rates too); it cannot be combined with --data, --trades or --funding (the files would not be used)"
         );
     }
     let mut specs: Vec<SourceSpec> = Vec::new();
-    for (list, option, trades) in [
-        (&args.data, "--data", false),
-        (&args.trades, "--trades", true),
+    for (list, option, kind) in [
+        (&args.data, "--data", Kind::Candles),
+        (&args.trades, "--trades", Kind::Trades),
+        (&args.funding, "--funding", Kind::Funding),
     ] {
         for item in list.iter() {
             let (key, path) = match item.split_once('=') {
@@ -354,10 +364,19 @@ fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
                     twice.key()
                 );
             }
-            specs.push(if trades {
-                SourceSpec::Trades { key, path }
-            } else {
-                SourceSpec::Candles { key, path }
+            if kind == Kind::Funding
+                && specs
+                    .iter()
+                    .any(|s| matches!(s, SourceSpec::Funding { key: k, .. } if *k == key))
+            {
+                bail!(
+                    "{option} {item}: {key} already has a funding file; give one per instrument (two could settle one time twice): concatenate them"
+                );
+            }
+            specs.push(match kind {
+                Kind::Candles => SourceSpec::Candles { key, path },
+                Kind::Trades => SourceSpec::Trades { key, path },
+                Kind::Funding => SourceSpec::Funding { key, path },
             });
         }
     }
@@ -365,7 +384,11 @@ fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
         let missing: Vec<String> = play
             .instruments
             .iter()
-            .filter(|k| !specs.iter().any(|s| s.key() == *k))
+            .filter(|k| {
+                !specs
+                    .iter()
+                    .any(|s| s.key() == *k && !matches!(s, SourceSpec::Funding { .. }))
+            })
             .map(|k| k.to_string())
             .collect();
         if !missing.is_empty() {
@@ -381,6 +404,14 @@ fn source_specs(play: &Play, args: &Args) -> Result<Vec<SourceSpec>> {
         }
     }
     Ok(specs)
+}
+
+/// What a market data option gives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Candles,
+    Trades,
+    Funding,
 }
 
 /// The venue rules compiled into the binary (`replay/venues/*.yaml`): `run` works from
@@ -482,7 +513,7 @@ fn sim_config(args: &Args, play: &Play, rules: &[LoadedRules]) -> Result<SimConf
 
 /// The session's recorded parameters: what ran, on what, with which settings. The
 /// names are a contract (`report` reads `initial_equity`): `strategy`, `strategy_hash`,
-/// `strategy_id`, `candles KEY` / `trades KEY`, `from_log`, `rules`, `initial_equity`,
+/// `strategy_id`, `candles KEY` / `trades KEY` / `funding KEY`, `from_log`, `rules`, `initial_equity`,
 /// `fees KEY` (`maker=R taker=R`), `tick KEY`, `fill_at`, `slippage_bps`, `latency_ms`,
 /// `liquidity`, `close_at_end` (`true` / `false`), `version`.
 fn run_params(
@@ -501,6 +532,7 @@ fn run_params(
         let kind = match spec {
             SourceSpec::Candles { key, .. } => format!("candles {key}"),
             SourceSpec::Trades { key, .. } => format!("trades {key}"),
+            SourceSpec::Funding { key, .. } => format!("funding {key}"),
         };
         let path = spec.path();
         params.push((
@@ -594,17 +626,20 @@ fn summary(ledger: &Ledger, before: u64, stats: &RunStats, out: Output) -> Resul
             "skips": skips,
             "orders": stats.orders,
             "fills": stats.fills,
+            "funding_rates": stats.funding_rates,
+            "fundings": stats.fundings,
             "ignored_candles": stats.ignored_candles,
             "positions": positions_json(&projection),
         }))?;
     } else {
         let skipped: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.text(&format!(
-            "backtest: {} bars, {} intents → {} plans, {} skips ({}), {} orders, {} fills{}\n{} events; head seq {}  hash {}\n\n{}",
+            "backtest: {} bars, {} intents → {} plans, {} skips ({}), {} orders, {} fills{}{}\n{} events; head seq {}  hash {}\n\n{}",
             stats.bars, stats.intents, stats.plans, stats.skips.values().sum::<u64>(),
             if skipped.is_empty() { "none".to_string() } else { skipped.join(", ") },
             stats.orders, stats.fills,
             if stats.ignored_candles > 0 { format!(", {} candles of other timeframes ignored", stats.ignored_candles) } else { String::new() },
+            if stats.funding_rates > 0 { format!(", {} funding rates → {} payments", stats.funding_rates, stats.fundings) } else { String::new() },
             stats.events, head.seq, head.hash,
             positions_table(projection.positions())
         ))?;

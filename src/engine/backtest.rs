@@ -83,6 +83,10 @@ pub struct RunStats {
     pub orders: u64,
     /// Fills.
     pub fills: u64,
+    /// Funding rates seen (each a settlement, from a funding file or a source ledger).
+    pub funding_rates: u64,
+    /// Funding payments the simulated exchange settled (on open positions).
+    pub fundings: u64,
     /// Candles skipped because their timeframe is not the instrument's base timeframe
     /// (e.g. bars a previous run derived, in a `--from-log` source).
     pub ignored_candles: u64,
@@ -185,6 +189,9 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         self.backend.on_market(&event);
         self.pending.push(event.clone());
         self.stats.market_events += 1;
+        if matches!(event.payload, Payload::FundingRate(_)) {
+            self.stats.funding_rates += 1;
+        }
         self.drain_reports().await?;
         self.flush()?;
         let bar = match (&event.payload, derived) {
@@ -629,10 +636,10 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 }
             }
         }
-        let fills = events
-            .iter()
-            .filter(|e| matches!(e.payload, Payload::Fill(_)))
-            .count() as u64;
+        let count =
+            |kind: fn(&Payload) -> bool| events.iter().filter(|e| kind(&e.payload)).count() as u64;
+        let fills = count(|p| matches!(p, Payload::Fill(_)));
+        let fundings = count(|p| matches!(p, Payload::Funding(_)));
         let outcome = self.writer.append(events)?;
         if let Some((_, err)) = outcome.rejected.first() {
             return Err(RunError::Refused(err.to_string()));
@@ -653,6 +660,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         }
         // Counted from what the ledger took, so the summary says what the log holds.
         self.stats.fills += fills;
+        self.stats.fundings += fundings;
         self.stats.events += outcome.appended;
         self.since_commit += outcome.appended;
         if self.since_commit >= COMMIT_EVERY_EVENTS {

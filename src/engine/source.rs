@@ -1,5 +1,5 @@
-//! Market data in, in event-time order: candle and trade files (one per instrument)
-//! merged into one stream, with gaps flagged.
+//! Market data in, in event-time order: candle, trade and funding files (one per
+//! instrument and kind) merged into one stream, with gaps flagged.
 //!
 //! Ties in time break by the order the sources were given, so a run over the same
 //! files always sees the same sequence. Nothing here decides anything.
@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use crate::event::{Event, Payload, PositionKey, Timestamp};
 use crate::ingest::{
     AlwaysOpen, CandleOptions, GapDetector, IngestError, TradeOptions, read_candles_file,
-    read_trades_file,
+    read_funding_file, read_trades_file,
 };
 
 /// Events per batch handed from the reader thread to the engine: large enough that
@@ -46,20 +46,31 @@ pub enum SourceSpec {
         /// The file.
         path: PathBuf,
     },
+    /// Funding settlements of a perpetual (each row a time and the rate applied).
+    Funding {
+        /// The instrument.
+        key: PositionKey,
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl SourceSpec {
     /// The instrument.
     pub fn key(&self) -> &PositionKey {
         match self {
-            SourceSpec::Candles { key, .. } | SourceSpec::Trades { key, .. } => key,
+            SourceSpec::Candles { key, .. }
+            | SourceSpec::Trades { key, .. }
+            | SourceSpec::Funding { key, .. } => key,
         }
     }
 
     /// The file.
     pub fn path(&self) -> &PathBuf {
         match self {
-            SourceSpec::Candles { path, .. } | SourceSpec::Trades { path, .. } => path,
+            SourceSpec::Candles { path, .. }
+            | SourceSpec::Trades { path, .. }
+            | SourceSpec::Funding { path, .. } => path,
         }
     }
 }
@@ -174,6 +185,9 @@ impl Merge {
                         market: key.clone(),
                     };
                     Box::new(read_trades_file(path, options)?)
+                }
+                SourceSpec::Funding { key, path } => {
+                    Box::new(read_funding_file(path, key.clone())?)
                 }
             };
             merge.streams.push(stream);

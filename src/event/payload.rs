@@ -234,6 +234,12 @@ impl Payload {
         }
         match self {
             Payload::Trade(p) => positive(&[("px", p.px), ("qty", p.qty)]),
+            // A whole position or more per interval is no venue's rate: most likely a
+            // file in percent.
+            Payload::FundingRate(p) if p.rate.abs() >= Decimal::ONE => Err(format!(
+                "`rate` {} is 100% or more of the position per funding interval; funding files give fractions (0.0001 = 0.01%)",
+                p.rate
+            )),
             Payload::Fill(p) => positive(&[("px", p.px), ("qty", p.qty)]),
             Payload::Liquidation(p) | Payload::Adl(p) => positive(&[("px", p.px), ("qty", p.qty)]),
             Payload::Quote(p) => {

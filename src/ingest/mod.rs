@@ -1,4 +1,4 @@
-//! Historical market data: candle and trade files → market events, gap flagging, bar
+//! Historical market data: candle, trade and funding-rate files → market events, gap flagging, bar
 //! aggregation, and a seeded sample-data generator.
 //!
 //! Boundary: depends only on `crate::event` (plus `csv` and `chrono` for parsing). It
@@ -11,6 +11,7 @@
 mod aggregate;
 mod candle;
 mod error;
+mod funding;
 mod gap;
 mod json_rows;
 mod rows;
@@ -24,6 +25,7 @@ pub use candle::{
     read_candles_file,
 };
 pub use error::{AggregateError, IngestError};
+pub use funding::{FundingReader, read_funding_file};
 pub use gap::{AlwaysOpen, CALENDAR_PROBES_MAX, GapDetector, SessionCalendar, WithGaps, with_gaps};
 pub use rows::FileFormat;
 pub use text::{
