@@ -14,6 +14,7 @@ mod display;
 mod funding;
 mod import_export;
 mod integrity;
+mod live_reads;
 mod replay;
 mod report;
 mod reversal;

@@ -35,6 +35,13 @@ const SESSION_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// cache holds on to (page faults were ~40% of an audit's time at 64 MiB).
 const SCAN_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
+/// How processes share a ledger file: one writer (a session, an import), and any
+/// number of read-only opens beside it (`audit`, `replay`, `stats`, … while a session
+/// runs) that see its committed prefix. redb's `SingleWriter` mode takes byte-range
+/// locks; a second writer is refused (`LogError::Locked`), as before. Every open uses
+/// it: redb's modes do not mix on one file.
+const CONCURRENCY: redb::ConcurrencyMode = redb::ConcurrencyMode::SingleWriter;
+
 /// Whether opening may create the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -44,7 +51,8 @@ pub enum OpenMode {
     Existing,
 }
 
-/// An open ledger database. Cheap to clone; one process holds the file at a time.
+/// An open ledger database. Cheap to clone; one process writes the file at a time,
+/// and any number read it beside the writer.
 #[derive(Clone)]
 pub struct Ledger {
     inner: Arc<Inner>,
@@ -81,7 +89,9 @@ impl Ledger {
     pub fn open_to_read(path: &Path) -> Result<Ledger, LogError> {
         check_existing(path)?;
         let mut builder = redb::Builder::new();
-        builder.set_cache_size(SCAN_CACHE_BYTES);
+        builder
+            .set_cache_size(SCAN_CACHE_BYTES)
+            .set_concurrency_mode(CONCURRENCY);
         let db = match builder.open_read_only(path) {
             Ok(db) => Handle::Read(db),
             Err(redb::DatabaseError::RepairAborted) if is_writable(path) => {
@@ -122,7 +132,9 @@ impl Ledger {
             },
         };
         let mut builder = redb::Builder::new();
-        builder.set_cache_size(cache_bytes);
+        builder
+            .set_cache_size(cache_bytes)
+            .set_concurrency_mode(CONCURRENCY);
         let opened = if exists {
             builder.open(path)
         } else {
