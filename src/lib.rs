@@ -27,6 +27,7 @@ pub mod backend;
 pub mod engine;
 pub mod event;
 pub mod executor;
+pub mod fake;
 pub mod ingest;
 pub mod log;
 pub mod reduce;
