@@ -11,6 +11,7 @@ mod corruption;
 mod crash;
 mod diff;
 mod display;
+mod fake_bybit;
 mod funding;
 mod import_export;
 mod integrity;

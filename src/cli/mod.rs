@@ -9,6 +9,7 @@ mod compact;
 mod demo;
 mod diff;
 mod export;
+mod fake_venue;
 mod generate;
 mod import;
 mod output;
@@ -114,6 +115,9 @@ enum Command {
     },
     /// Write deterministic sample candles (the data in replay/ and the benchmarks).
     GenerateCandles(generate::Args),
+    /// A loopback venue (Bybit v5) replaying a candle file, speaking the venue's REST
+    /// and WebSocket formats with signature checks: rehearse a live setup offline.
+    FakeVenue(fake_venue::Args),
     /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON, and an SVG
     /// chart with --chart.
     Report {
@@ -161,6 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Stats { ledger, args } => stats::exec(&ledger.db, args, out),
         Command::Compact { ledger, args } => compact::exec(&ledger.db, args, out),
         Command::GenerateCandles(args) => generate::exec(args, out),
+        Command::FakeVenue(args) => fake_venue::exec(args, out),
         Command::Report { ledger, args } => report::exec(&ledger.db, args, out),
     };
     done.map(|()| 0)

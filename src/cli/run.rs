@@ -428,6 +428,14 @@ const BUNDLED_RULES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The bundled rules file `name` (e.g. `bybit.yaml`), parsed.
+pub(super) fn bundled_rules(name: &str) -> Result<VenueRules> {
+    let Some((_, text)) = BUNDLED_RULES.iter().find(|(n, _)| *n == name) else {
+        bail!("no bundled rules named {name}");
+    };
+    Ok(parse_rules(text, &format!("bundled:{name}"))?)
+}
+
 /// One venue's rules and where they came from (for the session's provenance).
 struct LoadedRules {
     /// `bundled:NAME` or the file's path.
