@@ -16,6 +16,7 @@ mod funding;
 mod import_export;
 mod integrity;
 mod live_reads;
+mod outbox;
 mod replay;
 mod report;
 mod reversal;

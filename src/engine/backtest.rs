@@ -519,8 +519,15 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             now,
             Payload::OrderSubmitted(request.submitted()),
         ));
-        // `order_submitted` is in the log before the request leaves.
+        // `order_submitted` is in the log before the request leaves; outside a
+        // backtest it is also durable (the outbox): a crash after the send leaves
+        // the order in the log, to be asked about by its client id, never sent twice.
+        // A backtest may batch (its sim is in-process and the run replayable).
         self.flush()?;
+        if self.options.mode != Mode::Backtest {
+            self.writer.commit()?;
+            self.since_commit = 0;
+        }
         self.stats.orders += 1;
         self.backend.submit(now, request).await?;
         Ok(())
