@@ -5,6 +5,8 @@
 //!   [`Translator`] that turns them into the backend's report events.
 //! * [`control`]: subscribe/auth acks, pongs, and the subscribe and ping messages.
 //! * [`objects`]: orders, executions, positions and wallets (shared by REST and WS).
+//! * [`rest`]: requests as exact signed bytes; the response envelope and its classified
+//!   errors; typed results of the market and account endpoints.
 //! * [`status`]: the `orderStatus` mapping.
 //! * [`wire`]: the frame error and the field readers the others share.
 //!
@@ -14,6 +16,7 @@
 pub mod control;
 pub mod objects;
 pub mod private;
+pub mod rest;
 pub mod sign;
 pub mod status;
 pub mod wire;
