@@ -1,6 +1,7 @@
 //! Bybit v5, category `linear` (USDT perpetuals), Unified Trading Account.
 //!
 //! * [`sign`]: HMAC-SHA256 signatures for REST and WS auth; [`Credentials`].
+//! * [`public`]: public WS frames (trades, klines, tickers, order book) → market events.
 //! * [`private`]: private WS frames (order, execution, position, wallet) and the
 //!   [`Translator`] that turns them into the backend's report events.
 //! * [`control`]: subscribe/auth acks, pongs, and the subscribe and ping messages.
@@ -16,6 +17,7 @@
 pub mod control;
 pub mod objects;
 pub mod private;
+pub mod public;
 pub mod rest;
 pub mod sign;
 pub mod status;
