@@ -61,6 +61,13 @@ impl Credentials {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The private WS auth request: `{"req_id":..,"op":"auth","args":[key, expires, sig]}`.
+    pub fn auth_message(&self, req_id: &str, expires_ms: i64) -> String {
+        let sig = self.sign_ws_auth(expires_ms);
+        serde_json::json!({"req_id": req_id, "op": "auth", "args": [self.api_key, expires_ms, sig]})
+            .to_string()
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC takes a key of any length (long keys are hashed, short ones padded), so
         // `new_from_slice` cannot fail for it; the fallback is unreachable.
@@ -104,6 +111,15 @@ mod tests {
         assert_eq!(
             creds().sign_ws_auth(1_700_000_000_000),
             "bacffe7500499eb829bb58c45d36d1b3e5ac67c14eaeba91df5e99ccee013925"
+        );
+    }
+
+    #[test]
+    fn auth_message_carries_the_signature() {
+        let msg = creds().auth_message("1", 1_700_000_000_000);
+        assert_eq!(
+            msg,
+            r#"{"args":["test_api_key",1700000000000,"bacffe7500499eb829bb58c45d36d1b3e5ac67c14eaeba91df5e99ccee013925"],"op":"auth","req_id":"1"}"#
         );
     }
 
