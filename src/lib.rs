@@ -19,6 +19,8 @@
 //!   lot size, minimums, leverage and funding gates, reduce-only exits, rate limits).
 //! * [`backend`]: the async `ExecutionBackend` contract and the deterministic simulated
 //!   exchange that answers requests with the same report events a venue sends.
+//! * [`venue`]: pure venue wire layers (Bybit v5): signing, REST requests and results,
+//!   WS frames → market and report events; no I/O.
 //! * [`yaml_file`]: reading the YAML settings files (plays, venue rules) with errors
 //!   that name the file, line and field.
 //! * [`cli`]: one file per subcommand; `cli::output` is the only printer.
@@ -33,6 +35,7 @@ pub mod log;
 pub mod reduce;
 pub mod report;
 pub mod strategy;
+pub mod venue;
 pub mod yaml_file;
 
 pub mod cli;
