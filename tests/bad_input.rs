@@ -108,13 +108,17 @@ fn not_a_ledger_file() {
 fn a_ledger_held_by_another_process() {
     let f = Fixture::sample();
     let held = ledger::log::Ledger::open(&f.db, ledger::log::OpenMode::Existing).unwrap();
-    let err = f.run(&["replay"]).fails();
+    // One writer at a time: a second one is refused, saying why. Readers are not
+    // (tests/live_reads.rs).
+    f.write("more.jsonl", "");
+    let err = f.run(&["import", "more.jsonl"]).fails();
     assert!(
         err.contains("held by another running ledger process"),
         "{err}"
     );
-    drop(held);
     f.run(&["replay"]).ok();
+    drop(held);
+    f.run(&["import", "more.jsonl"]).ok();
 }
 
 #[test]
