@@ -39,3 +39,15 @@ pub mod venue;
 pub mod yaml_file;
 
 pub mod cli;
+
+/// Install rustls' ring provider as the process default, once. reqwest and
+/// tokio-tungstenite are built without a provider of their own (no aws-lc C build), so
+/// anything that opens an HTTPS or WSS connection, or builds an HTTP client, calls this
+/// first. Idempotent: a second call, or a provider installed by someone else, is fine.
+pub fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // `Err` means a default is already installed, which is all we need.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -18,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    ledger::install_crypto();
     let error_code = cli.error_exit_code();
     let json = cli.json;
     // redb can panic on some damaged pages (e.g. its allocator bitmap) instead of

@@ -42,6 +42,7 @@ fn bars() -> Vec<Bar> {
 }
 
 async fn start() -> FakeBybit {
+    ledger::install_crypto();
     let config = Config {
         account: Account {
             key: KEY.into(),
