@@ -47,7 +47,10 @@ pub mod cli;
 pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // `Err` means a default is already installed, which is all we need.
+        // `Err` means a default is already installed, which is all we need. ring's
+        // provider is deprecated for lacking post-quantum key exchange; venues do not
+        // offer it yet, and it spares the build aws-lc's C toolchain.
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }

@@ -14,7 +14,7 @@ use super::positions::position_json;
 use super::{Output, Table};
 use crate::event::json::write_event;
 use crate::event::{Envelope, Event, Seq};
-use crate::log::{Head, Ledger, LogDiff, diff, projection_at};
+use crate::log::{DecisionDiff, Head, Ledger, LogDiff, diff, diff_decisions, projection_at};
 
 /// Exit status when the ledgers differ.
 pub const EXIT_DIFFERENT: u8 = 1;
@@ -34,6 +34,11 @@ pub struct Args {
     pub a: PathBuf,
     /// The second ledger database.
     pub b: PathBuf,
+    /// Compare only the decisions (intents, plans, skips, in order, with their times):
+    /// a paper session against a backtest of its recorded market data (`run
+    /// --from-log`) must decide the same, whatever else differs.
+    #[arg(long)]
+    pub decisions: bool,
 }
 
 /// Run `ledger diff`; returns the exit status.
@@ -46,6 +51,9 @@ pub fn exec(args: Args, out: Output) -> Result<u8> {
         _ => false,
     };
     let b = if same_file { a.clone() } else { open(&args.b)? };
+    if args.decisions {
+        return decisions(&args, &a, &b, out);
+    }
     let outcome = diff(&a, &b)?;
     let positions = side_by_side(&a, &b, &outcome)?;
     if out.json {
@@ -212,4 +220,70 @@ fn positions_table(positions: &[PositionPair]) -> String {
         }
     }
     table.render()
+}
+
+/// `ledger diff --decisions`.
+fn decisions(args: &Args, a: &Ledger, b: &Ledger, out: Output) -> Result<u8> {
+    let d = diff_decisions(a, b)?;
+    if out.json {
+        out.json_value(&decisions_json(args, &d)?)?;
+    } else {
+        out.text(&decisions_human(args, &d)?)?;
+    }
+    Ok(if d.first_difference.is_none() {
+        0
+    } else {
+        EXIT_DIFFERENT
+    })
+}
+
+fn decisions_json(args: &Args, d: &DecisionDiff) -> Result<Value> {
+    let counts = |c: crate::log::DecisionCounts| json!({"intents": c.intents, "plans": c.plans, "skips": c.skips});
+    let side = |e: &Option<(Seq, Event)>| -> Result<Value> {
+        Ok(match e {
+            None => Value::Null,
+            Some((seq, e)) => {
+                json!({"seq": seq, "type": e.payload.kind(), "event": event_value(*seq, e)?})
+            }
+        })
+    };
+    let first = match &d.first_difference {
+        None => Value::Null,
+        Some(f) => json!({"index": f.index, "a": side(&f.a)?, "b": side(&f.b)?}),
+    };
+    Ok(json!({
+        "identical": d.first_difference.is_none(),
+        "a": {"path": args.a.display().to_string(), "decisions": counts(d.a)},
+        "b": {"path": args.b.display().to_string(), "decisions": counts(d.b)},
+        "first_difference": first,
+    }))
+}
+
+fn decisions_human(args: &Args, d: &DecisionDiff) -> Result<String> {
+    let mut out = String::new();
+    for (name, path, c) in [("a", &args.a, d.a), ("b", &args.b, d.b)] {
+        out.push_str(&format!(
+            "{name}: {}  {} intents, {} plans, {} skips\n",
+            path.display(),
+            c.intents,
+            c.plans,
+            c.skips
+        ));
+    }
+    match &d.first_difference {
+        None => out.push_str("decisions identical\n"),
+        Some(f) => {
+            out.push_str(&format!("first differing decision: #{}\n", f.index + 1));
+            for (name, e) in [("a", &f.a), ("b", &f.b)] {
+                let text = match e {
+                    None => "(absent)".to_string(),
+                    Some((seq, e)) => {
+                        format!("seq {seq}  {}  {}", e.payload.kind(), event_line(*seq, e)?)
+                    }
+                };
+                out.push_str(&format!("  {name}: {text}\n"));
+            }
+        }
+    }
+    Ok(out)
 }

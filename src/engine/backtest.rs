@@ -207,6 +207,83 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         Ok(())
     }
 
+    /// Append an event that is not market data and decides nothing: the session's
+    /// bookkeeping (connections, resubscriptions, dropped ticks, clock offsets). The
+    /// session starts at the first event of either kind.
+    pub fn record(&mut self, event: Event) -> Result<(), RunError> {
+        if !self.started {
+            self.start(event.ts)?;
+        }
+        self.pending.push(event);
+        self.flush()
+    }
+
+    /// Append the reports the backend has produced since it was last asked (a live
+    /// venue answers between market events), and release the brackets they finish.
+    pub async fn poll_reports(&mut self) -> Result<(), RunError> {
+        self.drain_reports().await?;
+        self.flush()
+    }
+
+    /// Make everything appended so far durable (a session commits as it goes, so
+    /// readers see it and a crash loses nothing acknowledged).
+    pub fn commit(&mut self) -> Result<(), RunError> {
+        self.flush()?;
+        self.writer.commit()?;
+        self.since_commit = 0;
+        Ok(())
+    }
+
+    /// The backend, for what the session loop asks of it directly (its readiness).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The session's profit or loss so far: equity less the starting equity.
+    pub fn pnl(&mut self) -> Decimal {
+        let equity = self.equity();
+        equity
+            .checked_sub(self.options.initial_equity)
+            .unwrap_or_default()
+    }
+
+    /// The kill switch's first half: ask the backend to cancel every open order of the
+    /// ledger, each `order_cancel_requested` appended (and committed outside a backtest)
+    /// before the request goes out. Returns how many were asked.
+    pub async fn cancel_all(&mut self) -> Result<usize, RunError> {
+        let now = self.last_ts;
+        let open: Vec<ClientOrderId> = self
+            .writer
+            .projection()
+            .orders()
+            .filter(|o| !o.state.is_terminal() && o.prior_state.is_none())
+            .map(|o| o.client_order_id.clone())
+            .collect();
+        // Stops and targets not yet sent must not be sent after the kill.
+        self.brackets.clear();
+        for id in &open {
+            let request = Event::new(
+                now,
+                Payload::OrderCancelRequested(crate::event::OrderRef {
+                    client_order_id: id.clone(),
+                }),
+            );
+            if self.writer.projection().check_transition(&request).is_err() {
+                continue;
+            }
+            self.pending.push(request);
+            self.flush()?;
+            if self.options.mode != Mode::Backtest {
+                self.writer.commit()?;
+                self.since_commit = 0;
+            }
+            self.backend.cancel(now, id).await?;
+        }
+        self.drain_reports().await?;
+        self.flush()?;
+        Ok(open.len())
+    }
+
     /// Refuse an instrument whose candles are coarser than the strategy's bars: bars
     /// cannot be built down, so the run would see none (checked at the instrument's
     /// first candle, which sets its base timeframe).

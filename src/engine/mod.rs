@@ -3,8 +3,12 @@
 
 mod backtest;
 mod config;
+mod session;
 mod source;
 
 pub use backtest::{Engine, EngineOptions, MarketDriven, RunError, RunStats};
 pub use config::{config_hash, file_hash};
+pub use session::{
+    MarketFeed, SessionBackend, SessionCounts, SessionEnd, SessionLimits, run_session,
+};
 pub use source::{MergedSource, SourceSpec};

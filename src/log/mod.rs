@@ -7,6 +7,7 @@
 
 mod appender;
 pub mod block;
+mod decisions;
 mod diff;
 mod error;
 mod exec_filter;
@@ -22,10 +23,13 @@ mod writer;
 
 pub use appender::{Appender, PendingAppend};
 pub use block::{BlockHeader, Hash};
+pub use decisions::{
+    DecisionCounts, DecisionDiff, DecisionDifference, diff_decisions, is_decision,
+};
 pub use diff::{DiffError, DiffSide, Difference, LogDiff, diff};
 pub use error::LogError;
 pub use position::{ProvenEvent, position_events};
-pub use reader::{Checkpoint, Head, Reader, decode_record, for_each_record};
+pub use reader::{Checkpoint, Head, Reader, SessionMark, decode_record, for_each_record};
 pub use replay::{Replayed, fold, load_checkpoint, projection_at, replay};
 pub use store::{Ledger, OpenMode};
 pub use verify::{VerifyReport, verify};

@@ -11,7 +11,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 use super::LogError;
 use super::block::{self, BlockHeader, Hash};
 use super::identity::{IdentityHasher, SEGMENT_EVENTS, SegmentDone, skip_records};
-use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, IDENTITY, POSITIONS};
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, IDENTITY, POSITIONS, SESSIONS};
+use crate::event::Payload;
 use crate::event::{Envelope, Seq, codec};
 
 /// The last committed event.
@@ -25,6 +26,15 @@ pub struct Head {
     /// Hash of the block holding it (`Hash::GENESIS` for an empty log): the storage
     /// chain's tip, which depends on how events were grouped into blocks.
     pub chain: Hash,
+}
+
+/// Where the last session of a log starts and, if it ended, stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionMark {
+    /// Seq of its `session_started`.
+    pub started: Seq,
+    /// Seq of its `session_stopped`; `None`: it never stopped (a crash, a kill).
+    pub stopped: Option<Seq>,
 }
 
 /// A stored projection checkpoint.
@@ -46,6 +56,8 @@ pub struct Reader {
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
     /// `None` in a ledger written before the identity table existed.
     identity: Option<ReadOnlyTable<u64, &'static [u8]>>,
+    /// `None` in a ledger written before the sessions index existed.
+    sessions: Option<ReadOnlyTable<u64, u8>>,
     _txn: ReadTransaction,
 }
 
@@ -57,6 +69,11 @@ impl Reader {
             positions: txn.open_table(POSITIONS)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
             identity: match txn.open_table(IDENTITY) {
+                Ok(table) => Some(table),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            sessions: match txn.open_table(SESSIONS) {
                 Ok(table) => Some(table),
                 Err(redb::TableError::TableDoesNotExist(_)) => None,
                 Err(e) => return Err(e.into()),
@@ -262,6 +279,63 @@ impl Reader {
                 ControlFlow::Continue(())
             })
         })
+    }
+
+    /// The last session of the log: the seq of its `session_started` and, if it ended,
+    /// of its `session_stopped`. From the sessions index (two rows a session); a ledger
+    /// from before the index is scanned backwards instead.
+    pub fn last_session(&self) -> Result<Option<SessionMark>, LogError> {
+        let Some(table) = &self.sessions else {
+            return self.last_session_by_scan();
+        };
+        let mut stopped = None;
+        for row in table.iter()?.rev() {
+            let (seq, kind) = row?;
+            match (kind.value(), stopped) {
+                (1, _) => {
+                    return Ok(Some(SessionMark {
+                        started: seq.value(),
+                        stopped,
+                    }));
+                }
+                (_, None) => stopped = Some(seq.value()),
+                // A stop after a stop: the earlier one's session is further back.
+                (_, Some(_)) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    fn last_session_by_scan(&self) -> Result<Option<SessionMark>, LogError> {
+        const CHUNK: Seq = 64 * 1024;
+        let mut to = self.head_seq()?;
+        let mut stopped = None;
+        while to > 0 {
+            let from = to.saturating_sub(CHUNK - 1).max(1);
+            let mut marks: Vec<(Seq, bool)> = Vec::new();
+            self.for_each_event(from, to, |e| {
+                match e.event.payload {
+                    Payload::SessionStarted(_) => marks.push((e.seq, true)),
+                    Payload::SessionStopped(_) => marks.push((e.seq, false)),
+                    _ => {}
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
+            for (seq, started) in marks.into_iter().rev() {
+                match (started, stopped) {
+                    (true, _) => {
+                        return Ok(Some(SessionMark {
+                            started: seq,
+                            stopped,
+                        }));
+                    }
+                    (false, None) => stopped = Some(seq),
+                    (false, Some(_)) => {}
+                }
+            }
+            to = from - 1;
+        }
+        Ok(None)
     }
 
     /// The blocks (first seq) and offsets within them of every event indexed under

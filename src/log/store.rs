@@ -11,7 +11,7 @@ use std::sync::Arc;
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTableMetadata};
 
 use super::tables::{
-    BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, LEDGER_FORMAT, META, POSITIONS,
+    BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, LEDGER_FORMAT, META, POSITIONS, SESSIONS,
 };
 use super::{LogError, Reader};
 
@@ -302,6 +302,7 @@ impl Ledger {
             txn.open_table(EXECUTIONS)?;
             txn.open_table(CHECKPOINTS)?;
             txn.open_table(IDENTITY)?;
+            txn.open_table(SESSIONS)?;
         }
         txn.commit()?;
         Ok(())

@@ -32,3 +32,9 @@ pub const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("check
 /// `1 ..= (k+1)·SEGMENT_EVENTS` (see `identity.rs`). Derived from the events: a ledger
 /// written before this table existed gets its rows from the writer on open.
 pub const IDENTITY: TableDefinition<u64, &[u8]> = TableDefinition::new("identity");
+
+/// Seq of a session event → `1` for `session_started`, `0` for `session_stopped`. Tiny
+/// (two rows a session), so a restart learns whether the last session ended without
+/// reading the log. Derived from the events: a ledger from before this table gets its
+/// rows from the writer on open.
+pub const SESSIONS: TableDefinition<u64, u8> = TableDefinition::new("sessions");

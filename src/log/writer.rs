@@ -17,9 +17,9 @@ use super::block::{self, BlockBuilder, BlockHeader, Hash};
 use super::exec_index::{ExecIndex, execution_key};
 use super::identity::{IdentityHasher, SegmentDone};
 use super::reader::{Head, IdentityCheck, Reader, decode_record, for_each_record};
-use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, POSITIONS};
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, POSITIONS, SESSIONS};
 use super::{Ledger, LogError};
-use crate::event::{Event, ExecId, Seq, Venue, codec};
+use crate::event::{Event, ExecId, Payload, Seq, Venue, codec};
 use crate::reduce::{Projection, ReduceError, Violation};
 
 /// How often (in events) the writer stores a projection checkpoint. Replaying from a
@@ -175,6 +175,8 @@ pub struct Writer {
     /// Identity rows to store with the next commit: segments completed since the last
     /// one, and rows a ledger from before the identity table lacks.
     identity_rows: Vec<SegmentDone>,
+    /// Sessions-index rows (`tables::SESSIONS`) to store with the next commit.
+    session_rows: Vec<(Seq, u8)>,
 }
 
 impl Writer {
@@ -189,6 +191,7 @@ impl Writer {
         let seq = identity.next_seq() - 1;
         let (projection, last_checkpoint) = super::replay::projection_at(&reader, seq)?;
         let executions = ExecIndex::load(&ledger.begin_read()?)?;
+        let session_rows = missing_session_rows(ledger, &reader, seq)?;
         let committed = Head {
             seq,
             hash: identity.identity(),
@@ -208,6 +211,7 @@ impl Writer {
             executions,
             identity,
             identity_rows,
+            session_rows,
         })
     }
 
@@ -262,6 +266,7 @@ impl Writer {
             .seal_in(&txn)
             .and_then(|()| self.flush_executions(&txn))
             .and_then(|()| self.checkpoint_in(&txn, false))
+            .and_then(|()| self.store_session_rows(&txn))
             .and_then(|()| txn.commit().map_err(LogError::from));
         match result {
             Ok(()) => {
@@ -293,6 +298,7 @@ impl Writer {
     /// projection has moved past the log, so a new one must be made from the file.
     pub fn abort(mut self) -> Result<(), LogError> {
         self.executions.discard_pending();
+        self.session_rows.clear();
         if let Some(txn) = self.txn.take() {
             txn.abort()?;
         }
@@ -451,6 +457,11 @@ impl Writer {
         if let (Some(key), Some(table)) = (exec_key, exec_table.as_mut()) {
             self.executions.insert(table, key, seq)?;
         }
+        match &event.payload {
+            Payload::SessionStarted(_) => self.session_rows.push((seq, 1)),
+            Payload::SessionStopped(_) => self.session_rows.push((seq, 0)),
+            _ => {}
+        }
         out.appended += 1;
         out.last_seq = seq;
         if seq >= self.last_checkpoint + self.options.checkpoint_every {
@@ -459,6 +470,15 @@ impl Writer {
             self.checkpoint_in(txn, true)?;
         } else if self.block.is_full() {
             self.seal_in(txn)?;
+        }
+        Ok(())
+    }
+
+    /// Index the session events appended since the last commit.
+    fn store_session_rows(&mut self, txn: &WriteTransaction) -> Result<(), LogError> {
+        let mut table = txn.open_table(SESSIONS)?;
+        for (seq, kind) in self.session_rows.drain(..) {
+            table.insert(seq, kind)?;
         }
         Ok(())
     }
@@ -608,6 +628,30 @@ fn differing_fields(stored: &Event, event: &Event) -> String {
         true => "content".to_string(),
         false => fields.join(", "),
     }
+}
+
+/// The sessions-index rows a ledger from before the index lacks (all of its session
+/// events, found by one scan), for the first commit to store; none when it has the table.
+fn missing_session_rows(
+    ledger: &Ledger,
+    reader: &Reader,
+    head: Seq,
+) -> Result<Vec<(Seq, u8)>, LogError> {
+    match ledger.begin_read()?.open_table(SESSIONS) {
+        Ok(_) => return Ok(Vec::new()),
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut rows = Vec::new();
+    reader.for_each_event(1, head, |e| {
+        match e.event.payload {
+            Payload::SessionStarted(_) => rows.push((e.seq, 1)),
+            Payload::SessionStopped(_) => rows.push((e.seq, 0)),
+            _ => {}
+        }
+        Ok(std::ops::ControlFlow::Continue(()))
+    })?;
+    Ok(rows)
 }
 
 /// Check the whole stored log before appending to it: every header chained, every body

@@ -1,0 +1,234 @@
+//! The loop of a paper or live session: the same [`Engine`] a backtest runs, driven by
+//! a market feed, the backend's reports and a stop signal, on tokio.
+//!
+//! A backtest pulls market events from files as fast as it can; a session waits for
+//! whichever comes first: a market event (→ `Engine::on_market`), reports a live
+//! venue pushed between market events (→ `Engine::poll_reports`), or a stop (Ctrl-C:
+//! the kill switch). Bookkeeping events of the feed (connections, resubscriptions,
+//! dropped ticks) are appended as they come. Everything is committed after each turn
+//! of the loop (market events waiting together share one commit), so a reader sees
+//! the session as it goes and a crash loses nothing a venue acknowledged.
+//!
+//! The strategy, executor and reducer stay synchronous and pure: this loop only
+//! decides what reaches them in which order, and the log records that order, so a
+//! backtest over the session's recorded market events (`run --from-log`) replays the
+//! same decisions.
+//!
+//! Bars are the closed candles of the feed. A candle still forming (a venue pushes one
+//! every second or so) is not appended: the closed one supersedes it, and a simulated
+//! exchange must not match against half a bar.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use super::backtest::{Engine, MarketDriven, RunError};
+use crate::backend::{ExecutionBackend, SimExchange};
+use crate::event::{Decimal, Event, Payload};
+use crate::strategy::Strategy;
+
+/// Market events handled before one commit when several are waiting: bounds the
+/// latency a burst adds to the first event's durability.
+const BATCH_MAX: usize = 256;
+
+/// A source of a session's market and bookkeeping events, in arrival order.
+pub trait MarketFeed {
+    /// The next event; `None` when the feed has ended for good. Must be cancel-safe
+    /// (the loop drops it when a report or a stop comes first): an event is either
+    /// returned or still queued.
+    fn next(&mut self) -> impl Future<Output = Option<Event>> + Send;
+}
+
+impl MarketFeed for tokio::sync::mpsc::Receiver<Event> {
+    async fn next(&mut self) -> Option<Event> {
+        self.recv().await
+    }
+}
+
+/// A backend a session can run on: a venue that pushes reports says when some wait.
+pub trait SessionBackend: ExecutionBackend + MarketDriven {
+    /// Notified when reports are waiting for [`ExecutionBackend::reports`]; `None` for a
+    /// backend whose reports only follow market events or requests (the simulator).
+    fn reports_ready(&self) -> Option<Arc<Notify>> {
+        None
+    }
+}
+
+impl SessionBackend for SimExchange {}
+
+/// When a session stops on its own.
+#[derive(Debug, Clone, Default)]
+pub struct SessionLimits {
+    /// Stop after this many bars.
+    pub max_bars: Option<u64>,
+    /// Stop (cancelling every open order) once the session has lost this much: the
+    /// kill switch's loss limit, in the quote currency, > 0.
+    pub loss_limit: Option<Decimal>,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEnd {
+    /// The feed ended (a capture or a recorded source ran out).
+    FeedEnded,
+    /// `max_bars` bars were seen.
+    MaxBars(u64),
+    /// Ctrl-C or SIGTERM: open orders were cancelled.
+    Signal {
+        /// Orders asked to cancel.
+        cancelled: usize,
+    },
+    /// The loss limit was reached: open orders were cancelled.
+    LossLimit {
+        /// The session's PnL when it stopped.
+        pnl: Decimal,
+        /// The limit.
+        limit: Decimal,
+        /// Orders asked to cancel.
+        cancelled: usize,
+    },
+}
+
+impl SessionEnd {
+    /// The `session_stopped` reason.
+    pub fn reason(&self) -> String {
+        match self {
+            SessionEnd::FeedEnded => "end of data".to_string(),
+            SessionEnd::MaxBars(n) => format!("max bars reached ({n})"),
+            SessionEnd::Signal { cancelled } => {
+                format!("interrupted by a signal; kill switch cancelled {cancelled} open order(s)")
+            }
+            SessionEnd::LossLimit {
+                pnl,
+                limit,
+                cancelled,
+            } => format!(
+                "loss limit {limit} reached (pnl {pnl}); kill switch cancelled {cancelled} open order(s)"
+            ),
+        }
+    }
+}
+
+/// What a session saw besides the engine's own counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionCounts {
+    /// Candles still forming, not appended (see the module doc).
+    pub open_candles: u64,
+    /// Bookkeeping events appended (connections, drops, resubscriptions, clock).
+    pub bookkeeping: u64,
+    /// Times the backend said reports were waiting.
+    pub report_wakeups: u64,
+}
+
+/// Run a session until the feed ends, a limit is reached, or `stop` completes.
+pub async fn run_session<S, B, F>(
+    engine: &mut Engine<'_, S, B>,
+    feed: &mut F,
+    stop: impl Future<Output = ()>,
+    limits: &SessionLimits,
+    counts: &mut SessionCounts,
+) -> Result<SessionEnd, RunError>
+where
+    S: Strategy,
+    B: SessionBackend,
+    F: MarketFeed,
+{
+    tokio::pin!(stop);
+    let ready = engine.backend().reports_ready();
+    loop {
+        let step = tokio::select! {
+            biased;
+            () = &mut stop => Step::Stop,
+            () = notified(ready.as_deref()), if ready.is_some() => Step::Reports,
+            event = feed.next() => Step::Feed(event),
+        };
+        match step {
+            Step::Stop => {
+                let cancelled = engine.cancel_all().await?;
+                engine.commit()?;
+                return Ok(SessionEnd::Signal { cancelled });
+            }
+            Step::Reports => {
+                counts.report_wakeups += 1;
+                engine.poll_reports().await?;
+            }
+            Step::Feed(None) => {
+                engine.commit()?;
+                return Ok(SessionEnd::FeedEnded);
+            }
+            Step::Feed(Some(event)) => {
+                handle(engine, event, counts).await?;
+                // Whatever else is already waiting shares this turn's commit.
+                for _ in 1..BATCH_MAX {
+                    match feed.next().now_or_never() {
+                        Some(Some(event)) => handle(engine, event, counts).await?,
+                        Some(None) => {
+                            engine.commit()?;
+                            return Ok(SessionEnd::FeedEnded);
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        engine.commit()?;
+        if let Some(limit) = limits.loss_limit {
+            let pnl = engine.pnl();
+            if pnl
+                .checked_add(limit)
+                .is_some_and(|left| left.is_negative())
+            {
+                let cancelled = engine.cancel_all().await?;
+                engine.commit()?;
+                return Ok(SessionEnd::LossLimit {
+                    pnl,
+                    limit,
+                    cancelled,
+                });
+            }
+        }
+        if let Some(max) = limits.max_bars {
+            if engine.stats().bars >= max {
+                return Ok(SessionEnd::MaxBars(max));
+            }
+        }
+    }
+}
+
+enum Step {
+    Stop,
+    Reports,
+    Feed(Option<Event>),
+}
+
+async fn notified(ready: Option<&Notify>) {
+    match ready {
+        Some(notify) => notify.notified().await,
+        // Disabled by the select's condition; never polled.
+        None => std::future::pending().await,
+    }
+}
+
+async fn handle<S: Strategy, B: SessionBackend>(
+    engine: &mut Engine<'_, S, B>,
+    event: Event,
+    counts: &mut SessionCounts,
+) -> Result<(), RunError> {
+    match &event.payload {
+        Payload::Candle(c) if !c.closed => {
+            counts.open_candles += 1;
+            Ok(())
+        }
+        Payload::Trade(_)
+        | Payload::Quote(_)
+        | Payload::Candle(_)
+        | Payload::FundingRate(_)
+        | Payload::Gap(_) => engine.on_market(event).await,
+        _ => {
+            counts.bookkeeping += 1;
+            engine.record(event)
+        }
+    }
+}
