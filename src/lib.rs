@@ -32,6 +32,7 @@ pub mod executor;
 pub mod fake;
 pub mod ingest;
 pub mod log;
+pub mod reconcile;
 pub mod reduce;
 pub mod report;
 pub mod strategy;

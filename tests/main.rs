@@ -17,6 +17,7 @@ mod import_export;
 mod integrity;
 mod live_reads;
 mod outbox;
+mod paper;
 mod replay;
 mod report;
 mod reversal;

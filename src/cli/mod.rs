@@ -17,6 +17,7 @@ mod positions;
 mod replay;
 mod report;
 mod run;
+mod session;
 mod stats;
 mod values;
 mod verify;

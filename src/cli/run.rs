@@ -95,9 +95,31 @@ pub struct Args {
     /// `unlimited`.
     #[arg(long, value_name = "SHARE", default_value = "unlimited", allow_negative_numbers = true, value_parser = super::values::parse_liquidity)]
     pub liquidity: LiquidityModel,
-    /// Append to a ledger that already holds events (default: refuse).
+    /// Append to a ledger that already holds events (default: refuse). A paper or live
+    /// session resumes its ledger without it (restart = replay).
     #[arg(long)]
     pub append: bool,
+    /// The venue of a paper or live session.
+    #[arg(long, value_enum)]
+    pub venue: Option<super::fake_venue::VenueName>,
+    /// The venue's public WebSocket (paper and live; default: the venue's testnet, or
+    /// mainnet with --mainnet). Point it at `ledger fake-venue` to rehearse offline.
+    #[arg(long, value_name = "URL")]
+    pub ws_url: Option<String>,
+    /// The venue's REST base URL (live).
+    #[arg(long, value_name = "URL")]
+    pub rest_url: Option<String>,
+    /// Use the venue's mainnet endpoints (default: testnet). Live orders on mainnet
+    /// trade real money.
+    #[arg(long)]
+    pub mainnet: bool,
+    /// Stop after this many bars (paper and live).
+    #[arg(long, value_name = "N")]
+    pub max_bars: Option<u64>,
+    /// Kill switch: once the session has lost this much (quote currency), cancel every
+    /// open order, record why, and stop (paper and live).
+    #[arg(long, value_name = "AMOUNT", value_parser = super::values::parse_positive_decimal)]
+    pub loss_limit: Option<Decimal>,
     /// At the end of the data, close every open position with a market order at the
     /// last bar's close (intents with reason `close at end`), so the final balance is
     /// flat. Needs `--fill-at close` and `--latency-ms 0`.
@@ -123,6 +145,12 @@ impl Args {
             liquidity: LiquidityModel::Unlimited,
             append: false,
             close_at_end: false,
+            venue: None,
+            ws_url: None,
+            rest_url: None,
+            mainnet: false,
+            max_bars: None,
+            loss_limit: None,
         }
     }
 }
@@ -130,13 +158,7 @@ impl Args {
 /// Run `ledger run`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     if args.mode != RunMode::Backtest {
-        let mode = match args.mode {
-            RunMode::Paper => "paper",
-            _ => "live",
-        };
-        bail!(
-            "--mode {mode} needs the live venue adapters, which this build does not have yet; use --mode backtest"
-        );
+        return super::session::exec(db, args, out);
     }
     if args.close_at_end && (args.fill_at != FillAt::Close || args.latency_ms != 0) {
         bail!(
@@ -239,7 +261,7 @@ enum Driven {
 /// Set by SIGINT or SIGTERM: the loop stops at the next event and the session ends
 /// cleanly. A second signal while the flag is set exits at once (status 130), for a run
 /// stuck where it does not look at the flag.
-struct StopFlag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub(super) struct StopFlag(std::sync::Arc<std::sync::atomic::AtomicBool>);
 
 impl StopFlag {
     fn install() -> Result<StopFlag> {
@@ -437,7 +459,7 @@ pub(super) fn bundled_rules(name: &str) -> Result<VenueRules> {
 }
 
 /// One venue's rules and where they came from (for the session's provenance).
-struct LoadedRules {
+pub(super) struct LoadedRules {
     /// `bundled:NAME` or the file's path.
     origin: String,
     /// blake3 of the text, hex.
@@ -447,7 +469,7 @@ struct LoadedRules {
 
 /// The `--rules` files, or the bundled rules; two files for one venue are refused (which
 /// one would win is a guess).
-fn load_rules(given: &[PathBuf]) -> Result<Vec<LoadedRules>> {
+pub(super) fn load_rules(given: &[PathBuf]) -> Result<Vec<LoadedRules>> {
     let mut loaded: Vec<LoadedRules> = Vec::new();
     let mut add = |origin: String, text: &str| -> Result<()> {
         let rules = parse_rules(text, &origin)?;
@@ -483,7 +505,7 @@ fn load_rules(given: &[PathBuf]) -> Result<Vec<LoadedRules>> {
 /// The simulated exchange for this run: the options, and each instrument's fees and
 /// tick from its venue rules. An instrument without rules is refused before the run
 /// starts (every intent would be skipped as `unknown_instrument`).
-fn sim_config(args: &Args, play: &Play, rules: &[LoadedRules]) -> Result<SimConfig> {
+pub(super) fn sim_config(args: &Args, play: &Play, rules: &[LoadedRules]) -> Result<SimConfig> {
     let liquidity = args.liquidity;
     let mut fees_by_key = BTreeMap::new();
     let mut ticks_by_key = BTreeMap::new();
@@ -524,7 +546,7 @@ fn sim_config(args: &Args, play: &Play, rules: &[LoadedRules]) -> Result<SimConf
 /// `strategy_id`, `candles KEY` / `trades KEY` / `funding KEY`, `from_log`, `rules`, `initial_equity`,
 /// `fees KEY` (`maker=R taker=R`), `tick KEY`, `fill_at`, `slippage_bps`, `latency_ms`,
 /// `liquidity`, `close_at_end` (`true` / `false`), `version`.
-fn run_params(
+pub(super) fn run_params(
     args: &Args,
     play: &Play,
     sources: &[SourceSpec],
@@ -595,7 +617,18 @@ fn run_params(
 }
 
 /// The run's summary; `before` is the head before the run (its events follow it).
-fn summary(ledger: &Ledger, before: u64, stats: &RunStats, out: Output) -> Result<()> {
+pub(super) fn summary(ledger: &Ledger, before: u64, stats: &RunStats, out: Output) -> Result<()> {
+    summary_of("backtest", ledger, before, stats, out)
+}
+
+/// The summary of a run in `mode` (`backtest`, `paper`, `live`).
+pub(super) fn summary_of(
+    mode: &str,
+    ledger: &Ledger,
+    before: u64,
+    stats: &RunStats,
+    out: Output,
+) -> Result<()> {
     if stats.ignored_candles > 0 {
         out.note(&format!(
             "warning: {} candle(s) of another timeframe than their instrument's first were ignored",
@@ -642,7 +675,7 @@ fn summary(ledger: &Ledger, before: u64, stats: &RunStats, out: Output) -> Resul
     } else {
         let skipped: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.text(&format!(
-            "backtest: {} bars, {} intents → {} plans, {} skips ({}), {} orders, {} fills{}{}\n{} events; head seq {}  hash {}\n\n{}",
+            "{mode}: {} bars, {} intents → {} plans, {} skips ({}), {} orders, {} fills{}{}\n{} events; head seq {}  hash {}\n\n{}",
             stats.bars, stats.intents, stats.plans, stats.skips.values().sum::<u64>(),
             if skipped.is_empty() { "none".to_string() } else { skipped.join(", ") },
             stats.orders, stats.fills,

@@ -1,0 +1,255 @@
+//! `ledger run --mode paper|live`: a session on a venue's live market data.
+//!
+//! Paper trades the venue's public data through the same simulated exchange a backtest
+//! uses (its settings are recorded as a backtest's are), so `run --mode backtest
+//! --from-log` over the session's ledger makes the same decisions (`ledger diff
+//! --decisions`). Live sends the orders to the venue.
+//!
+//! Restart = replay: a session on a ledger that already holds events folds it (from
+//! the latest checkpoint) and goes on; a previous session that never stopped (a crash,
+//! a kill) is named in the new session's `resumed_after` parameter.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::Output;
+use super::fake_venue::VenueName;
+use super::run::{Args, RunMode, load_rules, run_params, sim_config, summary_of};
+use crate::backend::{SimConfig, SimExchange};
+use crate::engine::{
+    Engine, EngineOptions, MarketFeed, RunStats, SessionBackend, SessionCounts, SessionEnd,
+    SessionLimits, config_hash, run_session,
+};
+use crate::event::{Event, Mode, OrderCancelled, Payload, Timeframe};
+use crate::executor::{Executor, VenueRules};
+use crate::feed::{Feed, FeedConfig};
+use crate::log::{Ledger, Writer, WriterOptions};
+use crate::strategy::{Play, PlayStrategy};
+
+/// Bybit's public and private WebSockets, testnet and mainnet (`venues.md` §B).
+const BYBIT_WS_TESTNET: &str = "wss://stream-testnet.bybit.com";
+const BYBIT_WS_MAINNET: &str = "wss://stream.bybit.com";
+
+/// Ticks a symbol's queue holds before the feed drops (and counts) them.
+const QUEUE_PER_SYMBOL: usize = 16 * 1024;
+
+/// Run a paper or live session.
+pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
+    let Some(venue) = args.venue else {
+        bail!("--mode paper and --mode live need --venue (bybit)");
+    };
+    if args.from_log.is_some() || !(args.data.is_empty() && args.trades.is_empty()) {
+        bail!(
+            "a paper or live session trades the venue's live data: --data, --trades and --from-log are for --mode backtest"
+        );
+    }
+    if args.mode == RunMode::Live {
+        bail!(
+            "--mode live: the live order path is not wired into `ledger run` yet (the Bybit backend exists and is tested against the fake); use --mode paper"
+        );
+    }
+    let play_text = std::fs::read_to_string(&args.strategy)
+        .with_context(|| format!("cannot read strategy {}", args.strategy.display()))?;
+    let play = Play::parse(&play_text, &args.strategy.display().to_string())?;
+    let venue_name = match venue {
+        VenueName::Bybit => "bybit",
+    };
+    if let Some(other) = play.instruments.iter().find(|k| k.venue.0 != venue_name) {
+        bail!("{other}: the play trades it on another venue than --venue {venue_name}");
+    }
+    let interval = bybit_interval(play.timeframe)?;
+    let ws_base = match (&args.ws_url, args.mainnet) {
+        (Some(url), _) => url.trim_end_matches('/').to_string(),
+        (None, true) => BYBIT_WS_MAINNET.to_string(),
+        (None, false) => BYBIT_WS_TESTNET.to_string(),
+    };
+    let rules = load_rules(&args.rules)?;
+    let sim = sim_config(&args, &play, &rules)?;
+    let mut params = run_params(&args, &play, &[], &rules, &sim)?;
+    params.push(("venue".to_string(), venue_name.to_string()));
+    params.push(("ws_url".to_string(), ws_base.clone()));
+    params.push(("kline".to_string(), interval.to_string()));
+    let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
+    let before = ledger.reader()?.head()?.seq;
+    let last = ledger.reader()?.last_session()?;
+    if let Some(mark) = last.filter(|m| m.stopped.is_none()) {
+        params.push((
+            "resumed_after".to_string(),
+            format!(
+                "the session started at seq {} never stopped (a crash or a kill); its state is the log's",
+                mark.started
+            ),
+        ));
+    }
+    let mode = match args.mode {
+        RunMode::Live => Mode::Live,
+        _ => Mode::Paper,
+    };
+    let options = EngineOptions {
+        mode,
+        config_hash: config_hash(&params),
+        params,
+        initial_equity: sim.initial_equity,
+        timeframe: play.timeframe,
+    };
+    let rules: Vec<VenueRules> = rules.into_iter().map(|r| r.rules).collect();
+    let mut writer = Writer::new(&ledger, WriterOptions::default())?;
+    let orphans = orphaned_paper_orders(&writer);
+    let sim = SimConfig {
+        exec_id_prefix: format!("sim-{}-", before + 1),
+        ..sim
+    };
+    let symbols = play
+        .instruments
+        .iter()
+        .map(|k| k.instrument.clone())
+        .collect();
+    let feed_config = FeedConfig {
+        trades: false,
+        kline: Some(play.timeframe),
+        tickers: false,
+        queue_capacity: QUEUE_PER_SYMBOL,
+        ..FeedConfig::new(format!("{ws_base}/v5/public/linear"), symbols)
+    };
+    let limits = SessionLimits {
+        max_bars: args.max_bars,
+        loss_limit: args.loss_limit,
+    };
+    crate::install_crypto();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let strategy = PlayStrategy::new(play)?;
+    let mut engine = Engine::new(
+        &mut writer,
+        strategy,
+        Executor::new(rules),
+        SimExchange::new(sim),
+        options,
+    );
+    let mut counts = SessionCounts::default();
+    let driven = runtime.block_on(async {
+        // Orders a previous paper session left open lived in its in-process simulator,
+        // which a restart does not have: they are closed, with the reason, not left
+        // open forever.
+        for event in orphans {
+            engine.record(event)?;
+        }
+        let mut feed = Feed::spawn(feed_config).context("cannot start the market feed")?;
+        let end = drive(&mut engine, &mut feed, &limits, &mut counts).await;
+        feed.stop();
+        end
+    });
+    let reason = match &driven {
+        Ok(end) => end.reason(),
+        Err(e) => format!("error: {e:#}"),
+    };
+    let finished = engine.finish(&reason);
+    let mode_name = if mode == Mode::Live { "live" } else { "paper" };
+    match (driven, finished) {
+        (Ok(end), Ok(stats)) => {
+            note_counts(&counts, &stats, out);
+            summary_of(mode_name, &ledger, before, &stats, out)?;
+            match end {
+                SessionEnd::Signal { .. } => bail!(
+                    "interrupted by a signal: the session stopped cleanly (session_stopped reason `{reason}`); its events are committed"
+                ),
+                SessionEnd::LossLimit { .. } => bail!("kill switch: {reason}"),
+                _ => Ok(()),
+            }
+        }
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), Ok(_)) => Err(e.context(
+            "the session stopped part-way; its events so far are committed, with session_stopped reason `error: …`",
+        )),
+        (Err(e), Err(stop)) => Err(e.context(format!(
+            "the session stopped part-way, and its session_stopped could not be written ({stop}): readers will report the session as incomplete"
+        ))),
+    }
+}
+
+async fn drive<S, B, F>(
+    engine: &mut Engine<'_, S, B>,
+    feed: &mut F,
+    limits: &SessionLimits,
+    counts: &mut SessionCounts,
+) -> Result<SessionEnd>
+where
+    S: crate::strategy::Strategy,
+    B: SessionBackend,
+    F: MarketFeed,
+{
+    Ok(run_session(engine, feed, stop_signal(), limits, counts).await?)
+}
+
+/// Completes on the first SIGINT or SIGTERM (the kill switch then runs); a second
+/// signal is left to the default action, which ends the process.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No handler: the session can still end by its limits or the feed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// `order_cancelled` for every order a previous paper session left open: its book was
+/// in that process's simulator, which is gone.
+fn orphaned_paper_orders(writer: &Writer) -> Vec<Event> {
+    let projection = writer.projection();
+    let ts = projection.last_ts();
+    projection
+        .orders()
+        .filter(|o| !o.state.is_terminal())
+        .map(|o| {
+            Event::new(
+                ts,
+                Payload::OrderCancelled(OrderCancelled {
+                    client_order_id: o.client_order_id.clone(),
+                    reason: "paper session restarted: the simulated book of the previous session is gone".to_string(),
+                }),
+            )
+        })
+        .collect()
+}
+
+fn note_counts(counts: &SessionCounts, stats: &RunStats, out: Output) {
+    out.note(&format!(
+        "session: {} market events, {} forming candles not recorded, {} bookkeeping events (connections, drops, resubscriptions)",
+        stats.market_events, counts.open_candles, counts.bookkeeping
+    ));
+}
+
+/// Bybit's kline interval for a bar length (`venues.md` §B: 1 3 5 15 30 60 120 240 360
+/// 720 minutes, D, W, M).
+fn bybit_interval(tf: Timeframe) -> Result<&'static str> {
+    const MINUTES: &[(i64, &str)] = &[
+        (1, "1"),
+        (3, "3"),
+        (5, "5"),
+        (15, "15"),
+        (30, "30"),
+        (60, "60"),
+        (120, "120"),
+        (240, "240"),
+        (360, "360"),
+        (720, "720"),
+        (1440, "D"),
+        (10080, "W"),
+    ];
+    let minutes = tf.nanos() / 60_000_000_000;
+    match MINUTES.iter().find(|(m, _)| *m == minutes) {
+        Some((_, name)) if tf.nanos() % 60_000_000_000 == 0 => Ok(name),
+        _ => bail!(
+            "the play's {tf} bars are not a Bybit kline interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w)"
+        ),
+    }
+}
