@@ -19,6 +19,7 @@
 //!   lot size, minimums, leverage and funding gates, reduce-only exits, rate limits).
 //! * [`backend`]: the async `ExecutionBackend` contract and the deterministic simulated
 //!   exchange that answers requests with the same report events a venue sends.
+//! * [`feed`]: live market data: venue WebSockets → market events, with bounded queues.
 //! * [`venue`]: pure venue wire layers (Bybit v5): signing, REST requests and results,
 //!   WS frames → market and report events; no I/O.
 //! * [`yaml_file`]: reading the YAML settings files (plays, venue rules) with errors
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod event;
 pub mod executor;
 pub mod fake;
+pub mod feed;
 pub mod ingest;
 pub mod log;
 pub mod reconcile;
