@@ -66,7 +66,7 @@ async fn a_paper_session_and_a_backtest_of_its_log_decide_the_same() {
     let f = Fixture::empty();
     let paper = f.dir.path().join("paper.redb");
     let bt = f.dir.path().join("bt.redb");
-    let venue = fake(bundled_bars(2_400)).await;
+    let venue = fake(bundled_bars(4_000)).await;
     let strategy = root().join("replay/strategies/ema_trend.yaml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ledger"))
         .args([
@@ -76,7 +76,7 @@ async fn a_paper_session_and_a_backtest_of_its_log_decide_the_same() {
             "--venue",
             "bybit",
             "--max-bars",
-            "1800",
+            "3600",
         ])
         .arg("--ws-url")
         .arg(venue.ws_url())
@@ -105,7 +105,7 @@ async fn a_paper_session_and_a_backtest_of_its_log_decide_the_same() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(summary["bars"], 1800, "{summary}");
+    assert_eq!(summary["bars"], 3600, "{summary}");
     assert!(
         summary["intents"].as_u64().unwrap() > 0,
         "no decision to compare: {summary}"
@@ -186,7 +186,7 @@ async fn serve_until(
 async fn the_loss_limit_stops_the_session_and_says_why() {
     let f = Fixture::empty();
     let db = f.dir.path().join("paper.redb");
-    let venue = fake(bundled_bars(2_400)).await;
+    let venue = fake(bundled_bars(4_000)).await;
     // Any entry pays a taker fee: a loss limit of a cent is hit by the first fill.
     let mut child = paper_session(&venue, &db, &["--loss-limit", "0.01"]);
     serve_until(&venue, &mut child, |_| false).await;
@@ -214,7 +214,7 @@ async fn the_loss_limit_stops_the_session_and_says_why() {
 async fn a_killed_session_restarts_from_its_log_and_says_it_resumed() {
     let f = Fixture::empty();
     let db = f.dir.path().join("paper.redb");
-    let venue = fake(bundled_bars(2_400)).await;
+    let venue = fake(bundled_bars(4_000)).await;
     let mut first = paper_session(&venue, &db, &[]);
     serve_until(&venue, &mut first, |steps| steps >= 1_500).await;
     // SIGKILL: no session_stopped, whatever was committed stays.

@@ -464,7 +464,7 @@ pub(super) struct LoadedRules {
     origin: String,
     /// blake3 of the text, hex.
     hash: String,
-    rules: VenueRules,
+    pub(super) rules: VenueRules,
 }
 
 /// The `--rules` files, or the bundled rules; two files for one venue are refused (which

@@ -214,7 +214,7 @@ fn orphaned_paper_orders(writer: &Writer) -> Vec<Event> {
                 ts,
                 Payload::OrderCancelled(OrderCancelled {
                     client_order_id: o.client_order_id.clone(),
-                    reason: "paper session restarted: the simulated book of the previous session is gone".to_string(),
+                    reason: Some("paper session restarted: the simulated book of the previous session is gone".to_string()),
                 }),
             )
         })

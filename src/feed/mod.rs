@@ -211,6 +211,14 @@ impl Feed {
     }
 }
 
+/// A session reads its market events from a feed (`Feed::next` is cancel-safe: an
+/// event leaves the queue only when it is returned).
+impl crate::engine::MarketFeed for Feed {
+    async fn next(&mut self) -> Option<Event> {
+        Feed::next(self).await
+    }
+}
+
 impl Drop for Feed {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
