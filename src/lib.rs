@@ -48,6 +48,9 @@ pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // `Err` means a default is already installed, which is all we need.
+        // rustls 0.23.48 deprecates ring's provider (no post-quantum key exchange); it
+        // stays the choice until the stack moves to aws-lc (a C build) or rustls 0.24.
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }

@@ -81,6 +81,8 @@ pub struct BybitBackend {
     /// Reports waiting for `reports()`.
     out: Vec<Event>,
     catch_up_due: Option<String>,
+    /// Orders the venue says filled more than the fills seen: their executions are due.
+    short: Vec<(ClientOrderId, Symbol)>,
 }
 
 fn backend_error(ns: &Namespace, e: &RestError) -> BackendError {
@@ -148,6 +150,7 @@ impl BybitBackend {
             unknown: BTreeMap::new(),
             out: Vec::new(),
             catch_up_due: None,
+            short: Vec::new(),
         };
         if !backend.wait_sessions(1, config.connect_timeout).await {
             let reasons: Vec<String> = backend
@@ -489,8 +492,9 @@ impl BybitBackend {
         }
     }
 
-    /// Translate everything the stream queued; returns the orders whose fills fell short.
-    fn drain_inbox(&mut self) -> Vec<(ClientOrderId, Symbol)> {
+    /// Translate everything the stream queued; orders whose fills fell short are kept
+    /// for `reports()` to fetch.
+    fn drain_inbox(&mut self) {
         let (items, overflowed) = self.stream.inbox().drain();
         if overflowed {
             self.catch_up_due = Some("inbox overflow".to_string());
@@ -511,7 +515,8 @@ impl BybitBackend {
             }
         }
         // Checked after the whole batch: an execution frame may follow its order's.
-        self.short_of_fills(suspects)
+        let short = self.short_of_fills(suspects);
+        self.short.extend(short);
     }
 
     /// The orders among `ids` the venue says filled more than the fills we saw.
@@ -647,7 +652,9 @@ impl BybitBackend {
     }
 
     async fn do_reports(&mut self) -> Result<Vec<Event>, BackendError> {
-        let short = self.drain_inbox();
+        self.drain_inbox();
+        let short: BTreeMap<ClientOrderId, Symbol> =
+            std::mem::take(&mut self.short).into_iter().collect();
         for (id, symbol) in short {
             // A fill frame lost on the stream is still on REST (§C3).
             match self.fetch_executions(&symbol, Some(&id)).await {
