@@ -522,6 +522,14 @@ async fn reconnects_and_dropped_fill_frames_lose_no_fill_and_repeat_none() {
     assert!(control.step());
     s.until("second fill", |s| s.fills().len() == 2).await;
     assert_eq!(s.state("rc-1"), Some(OrderState::Filled));
+    let notes = s.backend.take_notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| matches!(n, Note::CatchUp { why, executions, .. }
+            if why.contains("rc-1 missing") && *executions >= 1)),
+        "the lost frame's fill came from REST: {notes:#?}"
+    );
     // Another round of reconnect and catch-up adds nothing.
     control.disconnect_all();
     assert!(s.backend.wait_sessions(3, Duration::from_secs(5)).await);
@@ -531,7 +539,7 @@ async fn reconnects_and_dropped_fill_frames_lose_no_fill_and_repeat_none() {
     assert_eq!(s.fills().len(), 2, "{:?}", s.kinds());
     assert_eq!(ids.len(), 2);
     let notes = s.backend.take_notes();
-    for want in ["reconnected", "catch-up"] {
+    for want in ["reconnected", "catch-up (reconnect)"] {
         assert!(
             notes.iter().any(|n| n.to_string().contains(want)),
             "{want}: {notes:#?}"
@@ -603,4 +611,70 @@ fn key_files_must_be_private() {
         "{text}"
     );
     assert!(!text.contains(CANARY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_signed_after_the_limiter_wait_not_before() {
+    let fake = fake("0").await;
+    let mut config = config(&fake);
+    // One order per second per symbol and a 1 s receive window: the third order waits
+    // about 2 s in the limiter, so a signature taken before the wait would be refused.
+    config.limits.order_per_symbol_per_second = 1;
+    config.recv_window_ms = 1_000;
+    let mut s = Session::with(config).await;
+    for i in 0..3 {
+        s.submit(limit(&format!("q-{i}"), Side::Buy, "0.010", "41000"))
+            .await;
+    }
+    s.until("three accepts", |s| {
+        (0..3).all(|i| s.has(&format!("accepted q-{i}")))
+    })
+    .await;
+    let notes = s.backend.take_notes();
+    let waited: Duration = notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::RateLimitWait {
+                class: "order",
+                waited,
+                ..
+            } => Some(*waited),
+            _ => None,
+        })
+        .sum();
+    assert!(waited >= Duration::from_millis(1_500), "{notes:#?}");
+    assert!(
+        !notes
+            .iter()
+            .any(|n| matches!(n, Note::ClockMeasured { why, .. } if why.contains("10002"))),
+        "no 10002 after a queue delay: {notes:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_never_answers_fails_the_connect_in_time() {
+    let fake = fake("0").await;
+    // A TCP peer that accepts and then says nothing (a blackholed path).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = config(&fake);
+    config.ws_url = format!("ws://{addr}/v5/private");
+    config.connect_timeout = Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let err = BybitBackend::connect(config).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.retryable && err.what.contains("did not come up"),
+        "{err}"
+    );
 }
