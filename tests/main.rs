@@ -7,6 +7,7 @@ mod support;
 mod audit;
 mod backtest;
 mod bad_input;
+mod bybit_backend;
 mod corruption;
 mod crash;
 mod diff;
