@@ -16,6 +16,7 @@ mod fake_bybit;
 mod funding;
 mod import_export;
 mod integrity;
+mod live;
 mod live_reads;
 mod outbox;
 mod paper;

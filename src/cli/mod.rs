@@ -16,6 +16,7 @@ mod output;
 mod positions;
 mod replay;
 mod report;
+mod reconcile;
 mod run;
 mod session;
 mod stats;
@@ -119,6 +120,14 @@ enum Command {
     /// A loopback venue (Bybit v5) replaying a candle file, speaking the venue's REST
     /// and WebSocket formats with signature checks: rehearse a live setup offline.
     FakeVenue(fake_venue::Args),
+    /// Compare the ledger with the venue (positions, open orders) and append the
+    /// snapshot, a drift event per difference and its correction.
+    Reconcile {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: reconcile::Args,
+    },
     /// Equity curve, PnL, drawdown, Sharpe/Sortino, win rate; tables or JSON, and an SVG
     /// chart with --chart.
     Report {
@@ -167,6 +176,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compact { ledger, args } => compact::exec(&ledger.db, args, out),
         Command::GenerateCandles(args) => generate::exec(args, out),
         Command::FakeVenue(args) => fake_venue::exec(args, out),
+        Command::Reconcile { ledger, args } => reconcile::exec(&ledger.db, args, out),
         Command::Report { ledger, args } => report::exec(&ledger.db, args, out),
     };
     done.map(|()| 0)

@@ -113,6 +113,13 @@ pub struct Args {
     /// trade real money.
     #[arg(long)]
     pub mainnet: bool,
+    /// Required for --mode live: it sends real orders (to testnet unless --mainnet).
+    #[arg(long)]
+    pub confirm_live: bool,
+    /// API key file for live (`key=…` and `secret=…` lines; must be 0600); default: the
+    /// LEDGER_BYBIT_KEY and LEDGER_BYBIT_SECRET environment variables.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
     /// Stop after this many bars (paper and live).
     #[arg(long, value_name = "N")]
     pub max_bars: Option<u64>,
@@ -149,6 +156,8 @@ impl Args {
             ws_url: None,
             rest_url: None,
             mainnet: false,
+            confirm_live: false,
+            keys: None,
             max_bars: None,
             loss_limit: None,
         }

@@ -16,10 +16,11 @@ use anyhow::{Context, Result, bail};
 use super::Output;
 use super::fake_venue::VenueName;
 use super::run::{Args, RunMode, load_rules, run_params, sim_config, summary_of};
+use crate::backend::bybit::{BybitBackend, BybitConfig, Keys};
 use crate::backend::{SimConfig, SimExchange};
 use crate::engine::{
-    Engine, EngineOptions, MarketFeed, RunStats, SessionBackend, SessionCounts, SessionEnd,
-    SessionLimits, config_hash, run_session,
+    Engine, EngineOptions, RunStats, SessionBackend, SessionCounts, SessionEnd, SessionLimits,
+    config_hash, run_session,
 };
 use crate::event::{Event, Mode, OrderCancelled, Payload, Timeframe};
 use crate::executor::{Executor, VenueRules};
@@ -44,10 +45,14 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             "a paper or live session trades the venue's live data: --data, --trades and --from-log are for --mode backtest"
         );
     }
-    if args.mode == RunMode::Live {
+    if args.mode == RunMode::Live && !args.confirm_live {
         bail!(
-            "--mode live: the live order path is not wired into `ledger run` yet (the Bybit backend exists and is tested against the fake); use --mode paper"
+            "--mode live sends real orders: add --confirm-live (testnet unless --mainnet is also given)"
         );
+    }
+    if args.mainnet && args.mode == RunMode::Live && args.ws_url.is_none() && args.rest_url.is_none() {
+        // Both flags given: mainnet, real money. Said once, loudly.
+        out.note("warning: live on MAINNET: orders trade real money");
     }
     let play_text = std::fs::read_to_string(&args.strategy)
         .with_context(|| format!("cannot read strategy {}", args.strategy.display()))?;
@@ -122,36 +127,113 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         .enable_all()
         .build()?;
     let strategy = PlayStrategy::new(play)?;
-    let mut engine = Engine::new(
-        &mut writer,
-        strategy,
-        Executor::new(rules),
-        SimExchange::new(sim),
-        options,
-    );
+    let executor = Executor::new(rules);
+    let setup = Setup {
+        ledger: &ledger,
+        before,
+        feed_config,
+        limits,
+        out,
+    };
+    match mode {
+        Mode::Live => {
+            let config = live_config(&args, &ws_base)?;
+            let venue = config.namespace.venue.clone();
+            let mut backend = runtime
+                .block_on(BybitBackend::connect(config))
+                .context("cannot connect to the venue")?;
+            // Restart = replay: the orders the log has open are tracked again, and any
+            // whose submit never got an answer is asked about by its client id.
+            backend.restore(writer.projection());
+            let engine = Engine::new(&mut writer, strategy, executor, backend, options);
+            go(&runtime, engine, setup, Vec::new(), Some(venue))
+        }
+        _ => {
+            let engine = Engine::new(
+                &mut writer,
+                strategy,
+                executor,
+                SimExchange::new(sim),
+                options,
+            );
+            go(&runtime, engine, setup, orphans, None)
+        }
+    }
+}
+
+/// What `go` needs besides the engine.
+struct Setup<'a> {
+    ledger: &'a Ledger,
+    before: u64,
+    feed_config: FeedConfig,
+    limits: SessionLimits,
+    out: Output,
+}
+
+/// Run the session to its end and print its summary. `prelude` is appended first;
+/// `reconcile_on` (live) reconciles with that venue before the first market event.
+fn go<S, B>(
+    runtime: &tokio::runtime::Runtime,
+    mut engine: Engine<'_, S, B>,
+    setup: Setup<'_>,
+    prelude: Vec<Event>,
+    reconcile_on: Option<crate::event::Venue>,
+) -> Result<()>
+where
+    S: crate::strategy::Strategy,
+    B: SessionBackend,
+{
+    let Setup {
+        ledger,
+        before,
+        feed_config,
+        limits,
+        out,
+    } = setup;
     let mut counts = SessionCounts::default();
     let driven = runtime.block_on(async {
         // Orders a previous paper session left open lived in its in-process simulator,
         // which a restart does not have: they are closed, with the reason, not left
         // open forever.
-        for event in orphans {
+        for event in prelude {
             engine.record(event)?;
         }
+        if let Some(venue) = &reconcile_on {
+            let (events, lines) = engine.backend_mut().take_bookkeeping();
+            for event in events {
+                engine.record(event)?;
+            }
+            lines.iter().for_each(|l| out.note(l));
+            let now = wall_clock();
+            let differences = engine.reconcile(venue, now).await?;
+            for d in &differences {
+                out.note(&format!(
+                    "reconcile: {:?} {}: ledger {}, venue {}{}",
+                    d.scope,
+                    d.subject,
+                    d.ours,
+                    d.theirs,
+                    if d.corrected { " (corrected)" } else { " (recorded)" }
+                ));
+            }
+            engine.commit()?;
+        }
         let mut feed = Feed::spawn(feed_config).context("cannot start the market feed")?;
-        let end = drive(&mut engine, &mut feed, &limits, &mut counts).await;
+        let mut log = |line: String| out.note(&line);
+        let end = run_session(&mut engine, &mut feed, stop_signal(), &limits, &mut counts, &mut log).await;
         feed.stop();
-        end
+        Ok::<_, anyhow::Error>(end?)
     });
     let reason = match &driven {
         Ok(end) => end.reason(),
         Err(e) => format!("error: {e:#}"),
     };
+    let mode_name = if reconcile_on.is_some() { "live" } else { "paper" };
     let finished = engine.finish(&reason);
-    let mode_name = if mode == Mode::Live { "live" } else { "paper" };
     match (driven, finished) {
         (Ok(end), Ok(stats)) => {
             note_counts(&counts, &stats, out);
-            summary_of(mode_name, &ledger, before, &stats, out)?;
+            summary_of(mode_name, ledger, before, &stats, out)?;
             match end {
                 SessionEnd::Signal { .. } => bail!(
                     "interrupted by a signal: the session stopped cleanly (session_stopped reason `{reason}`); its events are committed"
@@ -170,18 +252,29 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     }
 }
 
-async fn drive<S, B, F>(
-    engine: &mut Engine<'_, S, B>,
-    feed: &mut F,
-    limits: &SessionLimits,
-    counts: &mut SessionCounts,
-) -> Result<SessionEnd>
-where
-    S: crate::strategy::Strategy,
-    B: SessionBackend,
-    F: MarketFeed,
-{
-    Ok(run_session(engine, feed, stop_signal(), limits, counts).await?)
+/// The live backend's settings: endpoints (testnet unless --mainnet; overrides
+/// win) and keys (`--keys FILE`, 0600, or `LEDGER_BYBIT_KEY`/`LEDGER_BYBIT_SECRET`).
+fn live_config(args: &Args, ws_base: &str) -> Result<BybitConfig> {
+    let keys = match &args.keys {
+        Some(path) => Keys::from_file(path)?,
+        None => Keys::from_env()?,
+    };
+    let rest = match (&args.rest_url, args.mainnet) {
+        (Some(url), _) => url.clone(),
+        (None, true) => crate::backend::bybit::MAINNET_REST.to_string(),
+        (None, false) => crate::backend::bybit::TESTNET_REST.to_string(),
+    };
+    Ok(BybitConfig::new(rest, format!("{ws_base}/v5/private"), keys))
+}
+
+/// Our wall clock, for stamping what the venue said at start (reconciliation): I/O
+/// at the CLI edge; the reducer sees only the stamped events.
+fn wall_clock() -> crate::event::Timestamp {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    crate::event::Timestamp::from_nanos(ns)
 }
 
 /// Completes on the first SIGINT or SIGTERM (the kill switch then runs); a second

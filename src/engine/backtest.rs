@@ -239,6 +239,43 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         &self.backend
     }
 
+    /// The backend, mutably (its bookkeeping and periodic work).
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// Reconcile with the venue now (seed 004 §3.2): its positions and open orders as an
+    /// `exchange_snapshot`, then a drift and a correction per difference (see
+    /// `crate::reconcile`), stamped `ts`. Nothing is appended when the two agree.
+    pub async fn reconcile(
+        &mut self,
+        venue: &crate::event::Venue,
+        ts: Timestamp,
+    ) -> Result<Vec<crate::reconcile::Difference>, RunError> {
+        self.drain_reports().await?;
+        let snapshot = crate::event::ExchangeSnapshot {
+            venue: venue.clone(),
+            positions: self.backend.positions().await?,
+            open_orders: self.backend.open_orders().await?,
+            balances: Vec::new(),
+        };
+        if !self.started {
+            self.start(ts)?;
+        }
+        let first = self.next_seq()?;
+        let (events, differences) =
+            crate::reconcile::reconcile(self.writer.projection(), &snapshot, ts, first);
+        self.pending.extend(events);
+        self.flush()?;
+        Ok(differences)
+    }
+
+    /// Seq the next appended event will get (reconciliation numbers its events).
+    pub fn next_seq(&mut self) -> Result<crate::event::Seq, RunError> {
+        self.flush()?;
+        Ok(self.writer.next_seq())
+    }
+
     /// The session's profit or loss so far: equity less the starting equity.
     pub fn pnl(&mut self) -> Decimal {
         let equity = self.equity();

@@ -33,6 +33,9 @@ use crate::strategy::Strategy;
 /// latency a burst adds to the first event's durability.
 const BATCH_MAX: usize = 256;
 
+/// How often the backend's periodic work runs (see [`SessionBackend::housekeeping`]).
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A source of a session's market and bookkeeping events, in arrival order.
 pub trait MarketFeed {
     /// The next event; `None` when the feed has ended for good. Must be cancel-safe
@@ -54,9 +57,36 @@ pub trait SessionBackend: ExecutionBackend + MarketDriven {
     fn reports_ready(&self) -> Option<Arc<Notify>> {
         None
     }
+
+    /// What the backend did on its own since last asked: events for the log
+    /// (connections, clock offsets) and lines for the operator (waits, retries,
+    /// skipped frames). Nothing it does is silent.
+    fn take_bookkeeping(&mut self) -> (Vec<Event>, Vec<String>) {
+        (Vec::new(), Vec::new())
+    }
+
+    /// Periodic work between events (a live venue settles orders of unknown outcome
+    /// by their client id here). Called about once a second.
+    fn housekeeping(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 impl SessionBackend for SimExchange {}
+
+impl SessionBackend for crate::backend::bybit::BybitBackend {
+    fn reports_ready(&self) -> Option<Arc<Notify>> {
+        Some(crate::backend::bybit::BybitBackend::reports_ready(self))
+    }
+
+    fn take_bookkeeping(&mut self) -> (Vec<Event>, Vec<String>) {
+        self.bookkeeping()
+    }
+
+    fn housekeeping(&mut self) -> impl Future<Output = ()> + Send {
+        self.resolve_unknown()
+    }
+}
 
 /// When a session stops on its own.
 #[derive(Debug, Clone, Default)]
@@ -129,6 +159,7 @@ pub async fn run_session<S, B, F>(
     stop: impl Future<Output = ()>,
     limits: &SessionLimits,
     counts: &mut SessionCounts,
+    log: &mut (dyn FnMut(String) + Send),
 ) -> Result<SessionEnd, RunError>
 where
     S: Strategy,
@@ -137,14 +168,21 @@ where
 {
     tokio::pin!(stop);
     let ready = engine.backend().reports_ready();
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let step = tokio::select! {
             biased;
             () = &mut stop => Step::Stop,
             () = notified(ready.as_deref()), if ready.is_some() => Step::Reports,
+            _ = tick.tick() => Step::Housekeeping,
             event = feed.next() => Step::Feed(event),
         };
         match step {
+            Step::Housekeeping => {
+                engine.backend_mut().housekeeping().await;
+                engine.poll_reports().await?;
+            }
             Step::Stop => {
                 let cancelled = engine.cancel_all().await?;
                 engine.commit()?;
@@ -162,6 +200,9 @@ where
                 handle(engine, event, counts).await?;
                 // Whatever else is already waiting shares this turn's commit.
                 for _ in 1..BATCH_MAX {
+                    if limits.max_bars.is_some_and(|max| engine.stats().bars >= max) {
+                        break;
+                    }
                     match feed.next().now_or_never() {
                         Some(Some(event)) => handle(engine, event, counts).await?,
                         Some(None) => {
@@ -173,6 +214,12 @@ where
                 }
             }
         }
+        let (events, lines) = engine.backend_mut().take_bookkeeping();
+        for event in events {
+            counts.bookkeeping += 1;
+            engine.record(event)?;
+        }
+        lines.into_iter().for_each(&mut *log);
         engine.commit()?;
         if let Some(limit) = limits.loss_limit {
             let pnl = engine.pnl();
@@ -199,6 +246,7 @@ where
 
 enum Step {
     Stop,
+    Housekeeping,
     Reports,
     Feed(Option<Event>),
 }

@@ -10,6 +10,7 @@
 //! * [`notes`]: what the adapter did on its own, for the engine to log.
 
 pub mod backend;
+mod bookkeeping;
 pub mod clock;
 pub mod keys;
 pub mod limits;

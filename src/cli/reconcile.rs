@@ -1,0 +1,146 @@
+//! `ledger reconcile --venue bybit`: ask the venue what the account holds, compare it
+//! with the ledger's projection, and append the snapshot, a drift event per difference
+//! and the correction that repairs it (`crate::reconcile`). Fills the venue reports
+//! that the ledger missed (a session down while they happened) are fetched first and
+//! appended as fills, so a correction covers only what no report explains.
+//!
+//! A second reconcile right after finds nothing and appends nothing. The ledger must
+//! not be held by a running session (one writer): a session reconciles on its own at
+//! start.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use super::Output;
+use super::fake_venue::VenueName;
+use crate::backend::ExecutionBackend;
+use crate::backend::bybit::{BybitBackend, BybitConfig, Keys};
+use crate::event::{ExchangeSnapshot, Timestamp, Venue};
+use crate::log::{Ledger, Writer, WriterOptions};
+
+/// Arguments of `ledger reconcile`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The venue.
+    #[arg(long, value_enum)]
+    pub venue: VenueName,
+    /// The venue's REST base URL (default: testnet, or mainnet with --mainnet).
+    #[arg(long, value_name = "URL")]
+    pub rest_url: Option<String>,
+    /// The venue's WebSocket base URL (its private stream reports fills).
+    #[arg(long, value_name = "URL")]
+    pub ws_url: Option<String>,
+    /// Use the venue's mainnet endpoints.
+    #[arg(long)]
+    pub mainnet: bool,
+    /// API key file (0600); default: LEDGER_BYBIT_KEY / LEDGER_BYBIT_SECRET.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+}
+
+/// Run `ledger reconcile`.
+pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
+    let VenueName::Bybit = args.venue;
+    let keys = match &args.keys {
+        Some(path) => Keys::from_file(path)?,
+        None => Keys::from_env()?,
+    };
+    let rest = match (&args.rest_url, args.mainnet) {
+        (Some(url), _) => url.clone(),
+        (None, true) => crate::backend::bybit::MAINNET_REST.to_string(),
+        (None, false) => crate::backend::bybit::TESTNET_REST.to_string(),
+    };
+    let ws = match (&args.ws_url, args.mainnet) {
+        (Some(url), _) => format!("{}/v5/private", url.trim_end_matches('/')),
+        (None, true) => crate::backend::bybit::MAINNET_PRIVATE_WS.to_string(),
+        (None, false) => crate::backend::bybit::TESTNET_PRIVATE_WS.to_string(),
+    };
+    let config = BybitConfig::new(rest, ws, keys);
+    let venue: Venue = config.namespace.venue.clone();
+    let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
+    let mut writer = Writer::new(&ledger, WriterOptions::default())?;
+    crate::install_crypto();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (caught_up, differences) = runtime.block_on(async {
+        let mut backend = BybitBackend::connect(config)
+            .await
+            .context("cannot connect to the venue")?;
+        backend.restore(writer.projection());
+        backend.resolve_unknown().await;
+        // The catch-up `restore` asked for: what the venue reported while no session
+        // listened, as the reports themselves.
+        let reports = backend.reports().await?;
+        let caught_up = reports.len();
+        append(&mut writer, reports)?;
+        let (events, lines) = backend.bookkeeping();
+        append(&mut writer, events)?;
+        lines.iter().for_each(|l| out.note(l));
+        let snapshot = ExchangeSnapshot {
+            venue: venue.clone(),
+            positions: backend.positions().await?,
+            open_orders: backend.open_orders().await?,
+            balances: Vec::new(),
+        };
+        let now = Timestamp::from_nanos(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+                .unwrap_or(0)
+                .saturating_add(backend.clock_offset().offset_ns),
+        );
+        let (events, differences) =
+            crate::reconcile::reconcile(writer.projection(), &snapshot, now, writer.next_seq());
+        append(&mut writer, events)?;
+        Ok::<_, anyhow::Error>((caught_up, differences))
+    })?;
+    let head = writer.commit()?;
+    if out.json {
+        out.json_value(&json!({
+            "venue": venue.to_string(),
+            "reports_caught_up": caught_up,
+            "in_sync": differences.is_empty(),
+            "differences": differences.iter().map(|d| json!({
+                "scope": format!("{:?}", d.scope).to_lowercase(),
+                "subject": d.subject,
+                "ledger": d.ours,
+                "venue": d.theirs,
+                "corrected": d.corrected,
+            })).collect::<Vec<_>>(),
+            "head_seq": head.seq,
+        }))?;
+    } else {
+        let mut text = format!("{venue}: {caught_up} report(s) caught up\n");
+        if differences.is_empty() {
+            text.push_str("in sync: the ledger matches the venue\n");
+        }
+        for d in &differences {
+            text.push_str(&format!(
+                "{:<9} {}: ledger {}, venue {} — {}\n",
+                format!("{:?}", d.scope).to_lowercase(),
+                d.subject,
+                d.ours,
+                d.theirs,
+                if d.corrected { "corrected" } else { "recorded (no correction)" }
+            ));
+        }
+        text.push_str(&format!("head seq {}  hash {}\n", head.seq, head.hash));
+        out.text(&text)?;
+    }
+    Ok(())
+}
+
+fn append(writer: &mut Writer, events: Vec<crate::event::Event>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let outcome = writer.append(events)?;
+    if let Some((_, e)) = outcome.rejected.first() {
+        bail!("the ledger refused a venue event: {e}");
+    }
+    Ok(())
+}
