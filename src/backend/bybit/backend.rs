@@ -176,7 +176,10 @@ impl BybitBackend {
 
     /// Notified whenever reports may be waiting (a frame arrived, a REST answer was
     /// queued): an engine loop `select!`s on `reports_ready().notified()` and then
-    /// calls `reports()`. A notification that finds nobody waiting is kept.
+    /// calls `reports()`. A notification that finds nobody waiting is kept. Unknown
+    /// outcomes and catch-ups are settled inside `reports()`, which nothing on the
+    /// stream may prompt: while [`Self::unknown_orders`] is not empty, the engine should
+    /// also call `reports()` on a timer (every `resolve_every`).
     pub fn reports_ready(&self) -> Arc<Notify> {
         self.stream.inbox().ready()
     }
