@@ -678,3 +678,32 @@ async fn a_stream_that_never_answers_fails_the_connect_in_time() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_stream_is_detected_by_silence_and_reconnected() {
+    let fake = fake("0").await;
+    let control = fake.control();
+    let mut config = config(&fake);
+    config.ping_interval = Duration::from_millis(150);
+    config.idle_timeout = Duration::from_millis(400);
+    let mut s = Session::with(config).await;
+    s.submit(limit("bh-1", Side::Buy, "0.010", "41750")).await;
+    s.until("accepted", |s| s.has("accepted bh-1")).await;
+    // No FIN, no close, no pong: only the silence tells.
+    control.blackhole_all();
+    assert!(control.step(), "fills while the path is dead");
+    assert!(
+        s.backend.wait_sessions(2, Duration::from_secs(5)).await,
+        "{:#?}",
+        s.backend.take_notes()
+    );
+    s.until("the fill, once", |s| s.fills().len() == 1).await;
+    let notes = s.backend.take_notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.to_string().contains("nothing heard")),
+        "{notes:#?}"
+    );
+    assert_eq!(s.state("bh-1"), Some(OrderState::Filled));
+}

@@ -19,7 +19,7 @@
 //! * **Restart = replay.** [`BybitBackend::restore`] re-tracks the projection's open
 //!   orders; submitted-but-unanswered ones are resolved by client id.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,9 @@ use super::notes::{Note, Notes};
 use super::private_stream::{Incoming, PrivateStream, StreamConfig};
 use super::rest_client::{RestClient, RestError};
 
+/// Ended orders whose books (symbol, fills) are kept, as the translator keeps its own.
+pub const ENDED_ORDERS_MAX: usize = crate::venue::bybit::private::ENDED_ORDERS_MAX;
+
 /// The reason of an order of unknown outcome the venue never heard of.
 pub const NOT_FOUND_AT_VENUE: &str = "not found at venue";
 
@@ -73,6 +76,8 @@ pub struct BybitBackend {
     symbols: BTreeMap<ClientOrderId, Symbol>,
     /// Orders not ended as far as the venue's messages go.
     open: BTreeSet<ClientOrderId>,
+    /// Ended orders, oldest first, for the bound on the books above.
+    ended: VecDeque<ClientOrderId>,
     /// Quantity filled per order, from the fills reported.
     filled: BTreeMap<ClientOrderId, Decimal>,
     /// Quantity filled per order, as the venue's last order message says.
@@ -145,6 +150,7 @@ impl BybitBackend {
             notes,
             symbols: BTreeMap::new(),
             open: BTreeSet::new(),
+            ended: VecDeque::new(),
             filled: BTreeMap::new(),
             venue_filled: BTreeMap::new(),
             unknown: BTreeMap::new(),
@@ -170,7 +176,10 @@ impl BybitBackend {
 
     /// Notified whenever reports may be waiting (a frame arrived, a REST answer was
     /// queued): an engine loop `select!`s on `reports_ready().notified()` and then
-    /// calls `reports()`. A notification that finds nobody waiting is kept.
+    /// calls `reports()`. A notification that finds nobody waiting is kept. Unknown
+    /// outcomes and catch-ups are settled inside `reports()`, which nothing on the
+    /// stream may prompt: while [`Self::unknown_orders`] is not empty, the engine should
+    /// also call `reports()` on a timer (every `resolve_every`).
     pub fn reports_ready(&self) -> Arc<Notify> {
         self.stream.inbox().ready()
     }
@@ -328,7 +337,7 @@ impl BybitBackend {
                 }
                 None if unknown.since.elapsed() >= self.unknown_window => {
                     self.unknown.remove(&id);
-                    self.open.remove(&id);
+                    self.end(&id);
                     self.notes.push(Note::Resolved {
                         client_order_id: id.clone(),
                         found: false,
@@ -484,10 +493,10 @@ impl BybitBackend {
                 }
                 let state = order.state();
                 use crate::venue::bybit::status::OrderState as Venue;
-                if !matches!(state, Venue::New | Venue::PartiallyFilled) {
-                    self.open.remove(id);
-                }
                 self.venue_filled.insert(id.clone(), order.cum_exec_qty);
+                if !matches!(state, Venue::New | Venue::PartiallyFilled) {
+                    self.end(id);
+                }
             }
         }
     }
@@ -554,8 +563,21 @@ impl BybitBackend {
         );
     }
 
-    fn forget(&mut self, id: &ClientOrderId) {
-        self.open.remove(id);
+    /// The order ended: no longer open; its books are dropped once
+    /// [`ENDED_ORDERS_MAX`] later orders have ended (memory stays bounded, and a fill
+    /// that late is still reported: only the missing-fill check forgets it).
+    fn end(&mut self, id: &ClientOrderId) {
+        if !self.open.remove(id) {
+            return;
+        }
+        self.ended.push_back(id.clone());
+        while self.ended.len() > ENDED_ORDERS_MAX {
+            if let Some(old) = self.ended.pop_front() {
+                self.symbols.remove(&old);
+                self.filled.remove(&old);
+                self.venue_filled.remove(&old);
+            }
+        }
     }
 
     async fn do_submit(&mut self, request: OrderRequest) -> Result<(), BackendError> {
@@ -599,7 +621,7 @@ impl BybitBackend {
             _ => {
                 // A definitive answer: the venue did not take it (a reject, or limits
                 // and connect failures outlasting every retry).
-                self.forget(&id);
+                self.end(&id);
                 let reason = match failure.venue() {
                     Some(e) => format!("retCode {}: {}", e.code, e.message),
                     None => failure.to_string(),

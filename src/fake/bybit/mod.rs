@@ -12,7 +12,8 @@
 //!
 //! Faults a test injects through [`Control`]: clock skew, rate-limit answers (10006),
 //! dropped `execution` frames (REST still has the fill), a REST answer delayed while the
-//! private stream already tells the outcome, and closing every socket.
+//! private stream already tells the outcome, closing every socket, and silencing every
+//! socket without closing it.
 
 pub mod auth;
 pub mod exchange;
@@ -127,6 +128,8 @@ pub(crate) struct Shared {
     pub private: broadcast::Sender<Frame>,
     /// Bumped to make every socket close.
     pub kick: tokio::sync::watch::Sender<u64>,
+    /// Bumped to make every open socket go silent (a blackholed path).
+    pub stall: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -201,6 +204,7 @@ impl FakeBybit {
         let (public, _) = broadcast::channel(SOCKET_BACKLOG);
         let (private, _) = broadcast::channel(SOCKET_BACKLOG);
         let (kick, _) = tokio::sync::watch::channel(0);
+        let (stall, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 exchange,
@@ -215,6 +219,7 @@ impl FakeBybit {
             public,
             private,
             kick,
+            stall,
         });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -315,6 +320,12 @@ impl Control {
     /// Close every WebSocket connection (code 1000, as a venue's maintenance does).
     pub fn disconnect_all(&self) {
         self.shared.kick.send_modify(|n| *n += 1);
+    }
+
+    /// Make every open WebSocket go silent without closing: no frames, no pongs, no
+    /// FIN (a blackholed path). Connections opened afterwards work.
+    pub fn blackhole_all(&self) {
+        self.shared.stall.send_modify(|n| *n += 1);
     }
 
     /// Trade `qty` of `symbol` on the account behind the client's back.

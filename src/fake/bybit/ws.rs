@@ -47,10 +47,20 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, private: bool) {
         false => shared.public.subscribe(),
     };
     let mut kick = shared.kick.subscribe();
+    let mut stall = shared.stall.subscribe();
     let mut topics: BTreeSet<String> = BTreeSet::new();
     let mut authed = false;
     loop {
         tokio::select! {
+            _ = stall.changed() => {
+                // Hold the socket open and say nothing until the peer gives up.
+                loop {
+                    match socket.recv().await {
+                        Some(Ok(_)) => continue,
+                        _ => return,
+                    }
+                }
+            }
             _ = kick.changed() => {
                 let close = CloseFrame { code: 1000, reason: "maintenance".into() };
                 let _ = socket.send(Message::Close(Some(close))).await;
