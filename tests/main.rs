@@ -14,6 +14,7 @@ mod display;
 mod fake_bybit;
 mod funding;
 mod import_export;
+mod ingest;
 mod integrity;
 mod live_reads;
 mod outbox;

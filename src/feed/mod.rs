@@ -200,6 +200,14 @@ impl Feed {
         self.queues.pop_batch(max, out).await
     }
 
+    /// Topics the venue has acked on the current connections (all of them: every
+    /// desired topic is live).
+    pub fn subscribed(&self) -> u64 {
+        self.queues
+            .subscribed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> FeedStats {
         self.queues.stats()
