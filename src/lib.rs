@@ -49,7 +49,10 @@ pub mod cli;
 pub fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // `Err` means a default is already installed, which is all we need.
+        // `Err` means a default is already installed, which is all we need. The ring
+        // provider is deprecated in this rustls (no post-quantum key exchange); it is
+        // the one the build selects (no aws-lc C build), so the warning is allowed.
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }
