@@ -9,7 +9,7 @@
 //!
 //! `LEDGER_BENCH_SCALE` (default 1) multiplies every count; time targets of whole runs
 //! scale with it, rate and memory targets do not. `LEDGER_BENCH_ONLY` (default: all)
-//! runs only the sections named in it, a comma-separated list of `append`, `log`
+//! runs only the sections named in it, a comma-separated list of `append`, `ingest`, `log`
 //! (sections 2–6, which share one imported log), `fills` (4b), `backtest` (7 and 8), `backtest1` (7)
 //! and `backtest10` (8):
 //!
@@ -58,6 +58,8 @@ mod append;
 mod backtest;
 #[path = "throughput/cli.rs"]
 mod cli;
+#[path = "throughput/ingest.rs"]
+mod ingest;
 #[path = "throughput/report.rs"]
 mod report;
 #[path = "throughput/synth.rs"]
@@ -84,6 +86,8 @@ const APPEND_FILLS_EVENTS: f64 = 1_000_000.0;
 const FILL_HEAVY_LINES: f64 = 1_000_000.0;
 /// Lines of the import file at scale 1 (~2 GB).
 const IMPORT_LINES: f64 = 10_000_000.0;
+/// Trades sent in each ingest run at scale 1.
+const INGEST_TRADES: f64 = 2_000_000.0;
 /// One year of 1-minute bars.
 const YEAR_BARS: f64 = 525_600.0;
 
@@ -130,6 +134,9 @@ fn run() -> Result<()> {
             tmp_dir: tmp.path(),
         };
         cli::fill_heavy(&logs, count(FILL_HEAVY_LINES, scale), &mut report)?;
+    }
+    if only.runs("ingest") {
+        ingest::run(tmp.path(), count(INGEST_TRADES, scale), &mut report)?;
     }
     let backtests = backtest::BacktestBench {
         manifest_dir: Path::new(env!("CARGO_MANIFEST_DIR")),
@@ -203,8 +210,9 @@ struct Only(Option<Vec<String>>);
 
 impl Only {
     /// Section names this binary knows; `backtest` stands for both backtests.
-    const SECTIONS: [&'static str; 6] = [
+    const SECTIONS: [&'static str; 7] = [
         "append",
+        "ingest",
         "log",
         "fills",
         "backtest",

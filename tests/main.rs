@@ -15,6 +15,7 @@ mod display;
 mod fake_bybit;
 mod funding;
 mod import_export;
+mod ingest;
 mod integrity;
 mod live;
 mod live_reads;

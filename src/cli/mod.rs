@@ -12,6 +12,7 @@ mod export;
 mod fake_venue;
 mod generate;
 mod import;
+mod ingest;
 mod output;
 mod positions;
 mod replay;
@@ -72,6 +73,14 @@ enum Command {
         ledger: LedgerArg,
         #[command(flatten)]
         args: import::Args,
+    },
+    /// Record a venue's live public market data (or a capture of it): trades, closed
+    /// candles, funding rates and connection events, until Ctrl-C or a limit.
+    Ingest {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        #[command(flatten)]
+        args: ingest::Args,
     },
     /// Write events as JSON Lines to stdout.
     Export {
@@ -168,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(args) => demo::exec(args, out),
         Command::Run { ledger, args } => run::exec(&ledger.db, args, out),
         Command::Import { ledger, args } => import::exec(&ledger.db, args, out),
+        Command::Ingest { ledger, args } => ingest::exec(&ledger.db, args, out),
         Command::Export { ledger, args } => export::exec(&ledger.db, args, out),
         Command::Replay { ledger, args } => replay::exec(&ledger.db, args, out),
         Command::Audit { ledger, args } => audit::exec(&ledger.db, args, out),

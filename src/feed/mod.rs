@@ -124,7 +124,7 @@ pub struct Feed {
 }
 
 /// The wall clock as a ledger timestamp (for bookkeeping events only).
-pub(crate) fn now() -> Timestamp {
+pub fn now() -> Timestamp {
     let ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -198,6 +198,14 @@ impl Feed {
     /// stopped and drained. One lock for the lot: the bulk path for recorders.
     pub async fn next_batch(&mut self, max: usize, out: &mut Vec<Event>) -> bool {
         self.queues.pop_batch(max, out).await
+    }
+
+    /// Topics the venue has acked on the current connections (all of them: every
+    /// desired topic is live).
+    pub fn subscribed(&self) -> u64 {
+        self.queues
+            .subscribed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Counters so far.

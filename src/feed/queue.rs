@@ -38,6 +38,8 @@ pub struct Queues {
     /// Reconnections.
     pub reconnects: AtomicU64,
     dropped: AtomicU64,
+    /// Topics acked on the sockets' current connections.
+    pub subscribed: AtomicU64,
 }
 
 /// The instrument a market event is about, `None` for bookkeeping.
@@ -63,6 +65,7 @@ impl Queues {
             bad_frames: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            subscribed: AtomicU64::new(0),
         }
     }
 

@@ -107,11 +107,18 @@ impl Shard {
                         self.queues.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
                     self.control(Payload::Connected(self.connection("connected".into())));
+                    self.queues
+                        .subscribed
+                        .fetch_sub(subs.current().len() as u64, Ordering::Relaxed);
                     subs.reset();
                     let end = self
                         .session(ws, &mut subs, &mut parser, connected_before)
                         .await;
                     connected_before = true;
+                    self.queues
+                        .subscribed
+                        .fetch_sub(subs.current().len() as u64, Ordering::Relaxed);
+                    subs.reset();
                     // A connection that carried data earns a fresh backoff.
                     if end.1 {
                         delays = builder.build();
@@ -233,6 +240,9 @@ impl Shard {
                     req_id,
                 }) => {
                     let topics = subs.acked(req_id.as_deref(), success);
+                    self.queues
+                        .subscribed
+                        .fetch_add(topics.len() as u64, Ordering::Relaxed);
                     if !success {
                         eprintln!("ledger feed: subscribe refused: {message}");
                     }
