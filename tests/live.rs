@@ -110,7 +110,14 @@ async fn a_live_session_records_the_venues_answers_and_reconcile_repairs_an_outs
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--confirm-live"));
 
     let mut child = ledger_cmd(&venue)
-        .args(["run", "--mode", "live", "--confirm-live", "--venue", "bybit"])
+        .args([
+            "run",
+            "--mode",
+            "live",
+            "--confirm-live",
+            "--venue",
+            "bybit",
+        ])
         .args(["--max-bars", "3600", "--json", "--strategy"])
         .arg(root().join("replay/strategies/ema_trend.yaml"))
         .arg("--ws-url")
@@ -145,19 +152,28 @@ async fn a_live_session_records_the_venues_answers_and_reconcile_repairs_an_outs
     // checks it as Bybit does. Mapping ids at the wire boundary is the next step.)
     let events = f.run(&["export", "--db", db.to_str().unwrap()]).ok();
     assert!(events.contains("\"mode\":\"live\""));
-    assert!(events.contains("\"clock_offset\""), "the clock offset is recorded");
+    assert!(
+        events.contains("\"clock_offset\""),
+        "the clock offset is recorded"
+    );
     assert!(events.contains("\"connected\""), "connections are recorded");
     let submitted = events.matches("\"order_submitted\"").count();
-    let answered = events.matches("\"order_rejected\"").count()
-        + events.matches("\"order_accepted\"").count();
+    let answered =
+        events.matches("\"order_rejected\"").count() + events.matches("\"order_accepted\"").count();
     assert_eq!(submitted, answered, "every order has the venue's answer");
-    assert!(events.contains("retCode 10001"), "the venue's code is in the reason");
+    assert!(
+        events.contains("retCode 10001"),
+        "the venue's code is in the reason"
+    );
 
     // Behind the ledger's back: a trade on the account.
     control.external_trade("BTCUSDT", true, d("0.25"));
     let (first, _) = reconcile(&venue, &db);
     let repaired = first["reports_caught_up"].as_u64().unwrap() > 0 || first["in_sync"] == false;
-    assert!(repaired, "the outside trade was neither caught up nor corrected: {first}");
+    assert!(
+        repaired,
+        "the outside trade was neither caught up nor corrected: {first}"
+    );
     // A second reconcile finds nothing and appends nothing.
     let head = first["head_seq"].clone();
     let (second, _) = reconcile(&venue, &db);

@@ -125,7 +125,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
                 d.subject,
                 d.ours,
                 d.theirs,
-                if d.corrected { "corrected" } else { "recorded (no correction)" }
+                if d.corrected {
+                    "corrected"
+                } else {
+                    "recorded (no correction)"
+                }
             ));
         }
         text.push_str(&format!("head seq {}  hash {}\n", head.seq, head.hash));

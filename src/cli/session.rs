@@ -50,7 +50,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             "--mode live sends real orders: add --confirm-live (testnet unless --mainnet is also given)"
         );
     }
-    if args.mainnet && args.mode == RunMode::Live && args.ws_url.is_none() && args.rest_url.is_none() {
+    if args.mainnet
+        && args.mode == RunMode::Live
+        && args.ws_url.is_none()
+        && args.rest_url.is_none()
+    {
         // Both flags given: mainnet, real money. Said once, loudly.
         out.note("warning: live on MAINNET: orders trade real money");
     }
@@ -213,14 +217,26 @@ where
                     d.subject,
                     d.ours,
                     d.theirs,
-                    if d.corrected { " (corrected)" } else { " (recorded)" }
+                    if d.corrected {
+                        " (corrected)"
+                    } else {
+                        " (recorded)"
+                    }
                 ));
             }
             engine.commit()?;
         }
         let mut feed = Feed::spawn(feed_config).context("cannot start the market feed")?;
         let mut log = |line: String| out.note(&line);
-        let end = run_session(&mut engine, &mut feed, stop_signal(), &limits, &mut counts, &mut log).await;
+        let end = run_session(
+            &mut engine,
+            &mut feed,
+            stop_signal(),
+            &limits,
+            &mut counts,
+            &mut log,
+        )
+        .await;
         feed.stop();
         Ok::<_, anyhow::Error>(end?)
     });
@@ -228,7 +244,11 @@ where
         Ok(end) => end.reason(),
         Err(e) => format!("error: {e:#}"),
     };
-    let mode_name = if reconcile_on.is_some() { "live" } else { "paper" };
+    let mode_name = if reconcile_on.is_some() {
+        "live"
+    } else {
+        "paper"
+    };
     let finished = engine.finish(&reason);
     match (driven, finished) {
         (Ok(end), Ok(stats)) => {
@@ -264,7 +284,11 @@ fn live_config(args: &Args, ws_base: &str) -> Result<BybitConfig> {
         (None, true) => crate::backend::bybit::MAINNET_REST.to_string(),
         (None, false) => crate::backend::bybit::TESTNET_REST.to_string(),
     };
-    Ok(BybitConfig::new(rest, format!("{ws_base}/v5/private"), keys))
+    Ok(BybitConfig::new(
+        rest,
+        format!("{ws_base}/v5/private"),
+        keys,
+    ))
 }
 
 /// Our wall clock, for stamping what the venue said at start (reconciliation): I/O

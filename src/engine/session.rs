@@ -176,7 +176,7 @@ where
             () = &mut stop => Step::Stop,
             () = notified(ready.as_deref()), if ready.is_some() => Step::Reports,
             _ = tick.tick() => Step::Housekeeping,
-            event = feed.next() => Step::Feed(event),
+            event = feed.next() => Step::Feed(event.map(Box::new)),
         };
         match step {
             Step::Housekeeping => {
@@ -197,10 +197,13 @@ where
                 return Ok(SessionEnd::FeedEnded);
             }
             Step::Feed(Some(event)) => {
-                handle(engine, event, counts).await?;
+                handle(engine, *event, counts).await?;
                 // Whatever else is already waiting shares this turn's commit.
                 for _ in 1..BATCH_MAX {
-                    if limits.max_bars.is_some_and(|max| engine.stats().bars >= max) {
+                    if limits
+                        .max_bars
+                        .is_some_and(|max| engine.stats().bars >= max)
+                    {
                         break;
                     }
                     match feed.next().now_or_never() {
@@ -248,7 +251,8 @@ enum Step {
     Stop,
     Housekeeping,
     Reports,
-    Feed(Option<Event>),
+    /// Boxed: an event is large next to the other steps.
+    Feed(Option<Box<Event>>),
 }
 
 async fn notified(ready: Option<&Notify>) {
