@@ -20,6 +20,8 @@
 //! * [`backend`]: the async `ExecutionBackend` contract and the deterministic simulated
 //!   exchange that answers requests with the same report events a venue sends.
 //! * [`feed`]: live market data: venue WebSockets → market events, with bounded queues.
+//! * [`reconcile`]: the projection against a venue's snapshot → drift and correction
+//!   events; pure.
 //! * [`venue`]: pure venue wire layers (Bybit v5): signing, REST requests and results,
 //!   WS frames → market and report events; no I/O.
 //! * [`yaml_file`]: reading the YAML settings files (plays, venue rules) with errors

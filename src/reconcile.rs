@@ -315,7 +315,7 @@ mod tests {
     }
 
     const FILL: &str = r#"{"type":"fill","ts":"2026-01-05T00:00:00Z","venue":"bybit","book":"linear","instrument":"BTCUSDT","exec_id":"e-1","side":"buy","px":"42000","qty":"0.01","fee":"0","liquidity":"taker"}"#;
-    const SUBMITTED: &str = r#"{"type":"order_submitted","ts":"2026-01-05T00:00:01Z","venue":"bybit","book":"linear","instrument":"BTCUSDT","client_order_id":"c-1","side":"buy","order_type":"limit","qty":"0.01","px":"41000","tif":"gtc"}"#;
+    const SUBMITTED: &str = r#"{"type":"order_submitted","ts":"2026-01-05T00:00:01Z","venue":"bybit","book":"linear","instrument":"BTCUSDT","client_order_id":"c-1","side":"buy","order_type":"limit","qty":"0.01","px":"41000","tif":"gtc","reduce_only":false,"post_only":false}"#;
 
     #[test]
     fn every_difference_gets_a_drift_and_a_correction_and_then_nothing_is_left() {

@@ -74,11 +74,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         backend.resolve_unknown().await;
         // The catch-up `restore` asked for: what the venue reported while no session
         // listened, as the reports themselves.
-        let reports = backend.reports().await?;
-        let caught_up = reports.len();
-        append(&mut writer, reports)?;
-        let (events, lines) = backend.bookkeeping();
-        append(&mut writer, events)?;
+        // Counted as the ledger took them: a report it already holds is skipped.
+        let caught_up = append(&mut writer, backend.reports().await?)?;
+        // This command's own connection is told on stderr, not recorded: a reconcile
+        // that finds nothing appends nothing.
+        let (_, lines) = backend.bookkeeping();
         lines.iter().for_each(|l| out.note(l));
         let snapshot = ExchangeSnapshot {
             venue: venue.clone(),
@@ -138,13 +138,14 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     Ok(())
 }
 
-fn append(writer: &mut Writer, events: Vec<crate::event::Event>) -> Result<()> {
+/// Append venue events; returns how many were new to the ledger.
+fn append(writer: &mut Writer, events: Vec<crate::event::Event>) -> Result<u64> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let outcome = writer.append(events)?;
     if let Some((_, e)) = outcome.rejected.first() {
         bail!("the ledger refused a venue event: {e}");
     }
-    Ok(())
+    Ok(outcome.appended)
 }

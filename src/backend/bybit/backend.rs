@@ -38,6 +38,7 @@ use crate::venue::bybit::rest::{
     CreateOrder, ErrorClass, Request, amend_order, cancel_order, create_order, parse_executions,
     parse_instruments, parse_orders, parse_positions, parse_wallets,
 };
+use crate::venue::bybit::wire::link_id;
 use crate::venue::bybit::{Namespace, PrivateFrame, Translator};
 
 use super::BybitConfig;
@@ -74,6 +75,9 @@ pub struct BybitBackend {
     notes: Notes,
     /// Every order this backend knows, with its symbol (cancel and amend need it).
     symbols: BTreeMap<ClientOrderId, Symbol>,
+    /// The `orderLinkId` each of those orders travels as (`venue::bybit::wire::link_id`)
+    /// → our id: what comes back from the venue is mapped back before anything reads it.
+    links: BTreeMap<ClientOrderId, ClientOrderId>,
     /// Orders not ended as far as the venue's messages go.
     open: BTreeSet<ClientOrderId>,
     /// Ended orders, oldest first, for the bound on the books above.
@@ -149,6 +153,7 @@ impl BybitBackend {
             stream,
             notes,
             symbols: BTreeMap::new(),
+            links: BTreeMap::new(),
             open: BTreeSet::new(),
             ended: VecDeque::new(),
             filled: BTreeMap::new(),
@@ -256,6 +261,7 @@ impl BybitBackend {
             }
             self.symbols
                 .insert(id.clone(), order.key.instrument.clone());
+            self.links.insert(link_id(&id), id.clone());
             self.open.insert(id.clone());
             self.filled.insert(id, order.filled_qty);
         }
@@ -369,10 +375,11 @@ impl BybitBackend {
 
     /// The order with our id, from `realtime` then `history`.
     async fn find_order(&self, id: &ClientOrderId) -> Result<Option<Order>, RestError> {
+        let link = link_id(id);
         for path in ["/v5/order/realtime", "/v5/order/history"] {
             let req = Request::get(
                 path,
-                &[("category", "linear"), ("orderLinkId", id.as_str())],
+                &[("category", "linear"), ("orderLinkId", link.as_str())],
             );
             let body = self.rest.send(&req, None, true).await?;
             let page = parse_orders(&body).map_err(|e| RestError::from_response(path, e))?;
@@ -380,7 +387,7 @@ impl BybitBackend {
             let found = page
                 .items
                 .into_iter()
-                .find(|o| o.order_link_id.as_ref() == Some(id));
+                .find(|o| o.order_link_id.as_ref() == Some(&link));
             if found.is_some() {
                 return Ok(found);
             }
@@ -395,6 +402,7 @@ impl BybitBackend {
         symbol: &Symbol,
         order: Option<&ClientOrderId>,
     ) -> Result<usize, RestError> {
+        let link = order.map(link_id);
         let req = Request::get(
             "/v5/execution/list",
             &[
@@ -402,7 +410,7 @@ impl BybitBackend {
                 ("symbol", symbol.as_str()),
                 (
                     "orderLinkId",
-                    order.map(ClientOrderId::as_str).unwrap_or(""),
+                    link.as_ref().map(ClientOrderId::as_str).unwrap_or(""),
                 ),
                 ("limit", "100"),
             ],
@@ -412,7 +420,7 @@ impl BybitBackend {
         let mut execs: Vec<_> = page
             .items
             .into_iter()
-            .filter(|e| order.is_none_or(|id| e.order_link_id.as_ref() == Some(id)))
+            .filter(|e| link.is_none() || e.order_link_id == link)
             .collect();
         // The venue lists newest first.
         execs.reverse();
@@ -456,6 +464,7 @@ impl BybitBackend {
 
     /// Translate a frame, queue its events, and keep the open and filled books.
     fn apply(&mut self, recv: Timestamp, frame: &PrivateFrame) {
+        let frame = &self.relink(frame.clone());
         let translation = self.translator.translate(frame);
         for mut event in translation.events {
             if let Payload::Fill(fill) = &event.payload {
@@ -501,6 +510,30 @@ impl BybitBackend {
         }
     }
 
+    /// Our id for a link id the venue sent (an id we never sent stays as the venue
+    /// gave it: an external order).
+    fn ours(&self, link: Option<ClientOrderId>) -> Option<ClientOrderId> {
+        link.map(|l| self.links.get(&l).cloned().unwrap_or(l))
+    }
+
+    /// `frame` with the venue's link ids mapped back to our client order ids.
+    fn relink(&self, mut frame: PrivateFrame) -> PrivateFrame {
+        match &mut frame {
+            PrivateFrame::Orders(orders) => {
+                for o in orders {
+                    o.order_link_id = self.ours(o.order_link_id.take());
+                }
+            }
+            PrivateFrame::Executions(execs) => {
+                for e in execs {
+                    e.order_link_id = self.ours(e.order_link_id.take());
+                }
+            }
+            _ => {}
+        }
+        frame
+    }
+
     /// Translate everything the stream queued; orders whose fills fell short are kept
     /// for `reports()` to fetch.
     fn drain_inbox(&mut self) {
@@ -514,7 +547,11 @@ impl BybitBackend {
                 Incoming::Frame { recv, frame } => {
                     self.apply(recv, &frame);
                     if let PrivateFrame::Orders(orders) = &frame {
-                        suspects.extend(orders.iter().filter_map(|o| o.order_link_id.clone()));
+                        suspects.extend(
+                            orders
+                                .iter()
+                                .filter_map(|o| self.ours(o.order_link_id.clone())),
+                        );
                     }
                 }
                 Incoming::Up { reconnect: true } => {
@@ -574,6 +611,7 @@ impl BybitBackend {
         while self.ended.len() > ENDED_ORDERS_MAX {
             if let Some(old) = self.ended.pop_front() {
                 self.symbols.remove(&old);
+                self.links.remove(&link_id(&old));
                 self.filled.remove(&old);
                 self.venue_filled.remove(&old);
             }
@@ -589,6 +627,7 @@ impl BybitBackend {
         let symbol = request.key.instrument.clone();
         self.translator.track(&submitted);
         self.symbols.insert(id.clone(), symbol.clone());
+        self.links.insert(link_id(&id), id.clone());
         self.open.insert(id.clone());
         let o = &request.order;
         let req = create_order(&CreateOrder {
@@ -722,7 +761,11 @@ impl BybitBackend {
             );
             let body = self.get(&req).await?;
             let page = parse_orders(&body).map_err(|e| self.parse_error(req.path, e))?;
-            out.extend(page.items.iter().map(|o| o.to_snapshot(&self.ns)));
+            out.extend(page.items.iter().map(|o| {
+                let mut snapshot = o.to_snapshot(&self.ns);
+                snapshot.client_order_id = self.ours(snapshot.client_order_id);
+                snapshot
+            }));
             match page.next_cursor {
                 Some(next) if next != cursor => cursor = next,
                 _ => return Ok(out),

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::objects::{Execution, Order, Position, Wallet, read_list};
 use super::sign::Credentials;
-use super::wire::{FrameError, decimal, from_json, millis_text, side_name};
+use super::wire::{FrameError, decimal, from_json, link_id, millis_text, side_name};
 use crate::event::{
     Candle, ClientOrderId, Decimal, OrderType, Side, Symbol, TimeInForce, Timeframe, Timestamp,
 };
@@ -166,7 +166,7 @@ pub fn create_order(o: &CreateOrder) -> Request {
         ("qty", o.qty.to_string().into()),
         ("timeInForce", tif.into()),
         ("positionIdx", 0.into()),
-        ("orderLinkId", o.client_order_id.as_str().into()),
+        ("orderLinkId", link_id(&o.client_order_id).as_str().into()),
         ("reduceOnly", o.reduce_only.into()),
     ]);
     if let Some(px) = o.px {
@@ -195,7 +195,7 @@ pub fn amend_order(
     let mut b = body(&[
         ("category", "linear".into()),
         ("symbol", symbol.as_str().into()),
-        ("orderLinkId", id.as_str().into()),
+        ("orderLinkId", link_id(id).as_str().into()),
     ]);
     for (name, value) in [("qty", qty), ("price", px), ("triggerPrice", trigger_px)] {
         if let Some(v) = value {
@@ -210,7 +210,7 @@ pub fn cancel_order(symbol: &Symbol, id: &ClientOrderId) -> Request {
     let b = body(&[
         ("category", "linear".into()),
         ("symbol", symbol.as_str().into()),
-        ("orderLinkId", id.as_str().into()),
+        ("orderLinkId", link_id(id).as_str().into()),
     ]);
     Request::post("/v5/order/cancel", b)
 }

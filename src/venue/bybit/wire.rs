@@ -6,7 +6,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::event::{Book, Decimal, Side, Timestamp, Venue};
+use crate::event::{Book, ClientOrderId, Decimal, Side, Timestamp, Venue};
 
 /// How much of a bad frame an error quotes: enough to recognise it in a log, bounded so
 /// a 1024-trade message does not flood one.
@@ -147,5 +147,50 @@ mod tests {
         assert!(millis_text("", "t", "12a").is_err());
         assert_eq!(side("", "S", "Sell").unwrap(), Side::Sell);
         assert!(side("", "S", "").is_err());
+    }
+}
+
+/// Bybit's `orderLinkId` limit (`venues.md` §B): at most 36 characters of
+/// `[A-Za-z0-9_-]`.
+pub const LINK_ID_MAX: usize = 36;
+
+/// The `orderLinkId` our client order id travels as. An id Bybit accepts goes as it
+/// is; any other (the ledger's ids name the position, `venue:book:symbol`, and run
+/// past 36 characters) goes as `lg-` and 32 hex digits of its blake3: deterministic,
+/// so a restart sends a retried create under the same link id and the venue's 110072
+/// keeps it idempotent. The backend maps link ids back to ours.
+pub fn link_id(id: &ClientOrderId) -> ClientOrderId {
+    let text = id.as_str();
+    let valid = text.len() <= LINK_ID_MAX
+        && !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        return id.clone();
+    }
+    let hash = blake3::hash(text.as_bytes()).to_hex();
+    ClientOrderId::from(format!("lg-{}", &hash[..32]).as_str())
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn link_ids_fit_bybit_and_are_stable() {
+        let short = ClientOrderId::from("my-id_1");
+        assert_eq!(link_id(&short), short);
+        let long = ClientOrderId::from("ema_trend-bybit:linear:BTCUSDT-1796752680000000000-0-0");
+        let link = link_id(&long);
+        assert_eq!(link, link_id(&long), "deterministic");
+        assert!(link.as_str().len() <= LINK_ID_MAX);
+        assert!(link.as_str().starts_with("lg-"));
+        assert!(link.as_str()[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        let other = ClientOrderId::from("ema_trend-bybit:linear:BTCUSDT-1796752680000000000-0-1");
+        assert_ne!(link_id(&other), link);
+        // 37 valid characters are too many.
+        let edge = ClientOrderId::from("a".repeat(37).as_str());
+        assert_ne!(link_id(&edge), edge);
     }
 }
