@@ -235,7 +235,15 @@ impl BybitBackend {
     /// (resolved by client id). A REST catch-up follows on the next `reports()`.
     pub fn restore(&mut self, projection: &Projection) {
         for order in projection.orders() {
-            if order.key.venue != self.ns.venue || !order.state.is_open() {
+            if order.key.venue != self.ns.venue {
+                continue;
+            }
+            // Every order the ledger still holds, ended ones too: a catch-up lists
+            // recent executions of ended orders, and they must come back under our
+            // ids (the log refuses an execution it holds under another order id).
+            let id = order.client_order_id.clone();
+            self.links.insert(link_id(&id), id);
+            if !order.state.is_open() {
                 continue;
             }
             let submitted = OrderSubmitted {
