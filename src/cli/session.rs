@@ -148,6 +148,9 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
                 .context("cannot connect to the venue")?;
             // Restart = replay: the orders the log has open are tracked again, and any
             // whose submit never got an answer is asked about by its client id.
+            for id in super::reconcile::submitted_ids(&ledger)? {
+                backend.remember(&id);
+            }
             backend.restore(writer.projection());
             let engine = Engine::new(&mut writer, strategy, executor, backend, options);
             go(&runtime, engine, setup, Vec::new(), Some(venue))

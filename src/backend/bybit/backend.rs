@@ -518,6 +518,12 @@ impl BybitBackend {
         }
     }
 
+    /// Know `id`'s link id (an order the ledger sent, maybe long forgotten by the
+    /// projection): the venue's executions of it come back under our id.
+    pub fn remember(&mut self, id: &ClientOrderId) {
+        self.links.insert(link_id(id), id.clone());
+    }
+
     /// Our id for a link id the venue sent (an id we never sent stays as the venue
     /// gave it: an external order).
     fn ours(&self, link: Option<ClientOrderId>) -> Option<ClientOrderId> {
