@@ -41,6 +41,7 @@ pub mod reduce;
 pub mod report;
 pub mod strategy;
 pub mod venue;
+pub mod wall_clock;
 pub mod yaml_file;
 
 pub mod cli;

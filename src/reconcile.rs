@@ -23,7 +23,7 @@ use crate::event::{
     Correction, CorrectionApplied, Decimal, DriftDetected, DriftScope, Event, ExchangeSnapshot,
     Payload, PositionKey, Seq, Timestamp, Venue,
 };
-use crate::reduce::Projection;
+use crate::reduce::{OrderState, Projection};
 
 /// One difference, as `reconcile` prints it.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,7 +192,13 @@ fn orders(
         .collect();
     let mut ours: Vec<_> = projection
         .orders()
-        .filter(|o| o.key.venue == *venue && !o.state.is_terminal())
+        // An order the venue never answered is not compared: its outcome is settled
+        // by asking the venue for it by client id (the outbox), which tells "never
+        // arrived" (rejected) from "arrived late" (accepted, maybe filled). A snapshot
+        // taken meanwhile would close an order that may yet report fills.
+        .filter(|o| {
+            o.key.venue == *venue && !o.state.is_terminal() && o.state != OrderState::Submitted
+        })
         .collect();
     ours.sort_by(|a, b| a.client_order_id.cmp(&b.client_order_id));
     for order in ours {
@@ -316,10 +322,20 @@ mod tests {
 
     const FILL: &str = r#"{"type":"fill","ts":"2026-01-05T00:00:00Z","venue":"bybit","book":"linear","instrument":"BTCUSDT","exec_id":"e-1","side":"buy","px":"42000","qty":"0.01","fee":"0","liquidity":"taker"}"#;
     const SUBMITTED: &str = r#"{"type":"order_submitted","ts":"2026-01-05T00:00:01Z","venue":"bybit","book":"linear","instrument":"BTCUSDT","client_order_id":"c-1","side":"buy","order_type":"limit","qty":"0.01","px":"41000","tif":"gtc","reduce_only":false,"post_only":false}"#;
+    const ACCEPTED: &str = r#"{"type":"order_accepted","ts":"2026-01-05T00:00:02Z","client_order_id":"c-1","venue_order_id":"v-1"}"#;
+
+    #[test]
+    fn an_order_the_venue_never_answered_is_left_to_the_outbox() {
+        let projection = fold(&[FILL, SUBMITTED]);
+        let snap = snapshot("0.01", Vec::new(), "1000");
+        let (events, diffs) = reconcile(&projection, &snap, Timestamp::from_nanos(1), 3);
+        assert!(diffs.is_empty(), "{diffs:?}");
+        assert!(events.is_empty());
+    }
 
     #[test]
     fn every_difference_gets_a_drift_and_a_correction_and_then_nothing_is_left() {
-        let mut projection = fold(&[FILL, SUBMITTED]);
+        let mut projection = fold(&[FILL, SUBMITTED, ACCEPTED]);
         let external = SnapshotOrder {
             book: "linear".into(),
             instrument: "BTCUSDT".into(),
@@ -332,7 +348,7 @@ mod tests {
         };
         let snap = snapshot("0.03", vec![external.clone()], "1000");
         let ts = Timestamp::from_nanos(1);
-        let (events, diffs) = reconcile(&projection, &snap, ts, 3);
+        let (events, diffs) = reconcile(&projection, &snap, ts, 4);
         let kinds: Vec<&str> = events.iter().map(|e| e.payload.kind()).collect();
         assert_eq!(
             kinds,
@@ -357,11 +373,11 @@ mod tests {
         // Each correction cites the seq of the drift right before it.
         for (i, e) in events.iter().enumerate() {
             if let Payload::CorrectionApplied(c) = &e.payload {
-                assert_eq!(c.drift_seq, Some(3 + i as u64 - 1));
+                assert_eq!(c.drift_seq, Some(4 + i as u64 - 1));
             }
         }
         for (i, e) in events.iter().enumerate() {
-            projection.apply_event(3 + i as u64, e).unwrap();
+            projection.apply_event(4 + i as u64, e).unwrap();
         }
         let key = PositionKey::new("bybit", "linear", "BTCUSDT");
         assert_eq!(

@@ -26,5 +26,6 @@ mod report;
 mod reversal;
 mod stats;
 mod strategy_lags;
+mod submit_crash;
 mod trust;
 mod verify;

@@ -5,6 +5,7 @@
 //! decides exit codes.
 
 mod audit;
+mod bybit_link;
 mod compact;
 mod demo;
 mod diff;

@@ -14,10 +14,10 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::Output;
+use super::bybit_link::{self, Endpoints};
 use super::fake_venue::VenueName;
 use crate::backend::ExecutionBackend;
-use crate::backend::bybit::{BybitBackend, BybitConfig, Keys};
-use crate::event::{ExchangeSnapshot, Timestamp, Venue};
+use crate::event::{ExchangeSnapshot, Venue};
 use crate::log::{Ledger, Writer, WriterOptions};
 
 /// Arguments of `ledger reconcile`.
@@ -43,21 +43,12 @@ pub struct Args {
 /// Run `ledger reconcile`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let VenueName::Bybit = args.venue;
-    let keys = match &args.keys {
-        Some(path) => Keys::from_file(path)?,
-        None => Keys::from_env()?,
-    };
-    let rest = match (&args.rest_url, args.mainnet) {
-        (Some(url), _) => url.clone(),
-        (None, true) => crate::backend::bybit::MAINNET_REST.to_string(),
-        (None, false) => crate::backend::bybit::TESTNET_REST.to_string(),
-    };
-    let ws = match (&args.ws_url, args.mainnet) {
-        (Some(url), _) => format!("{}/v5/private", url.trim_end_matches('/')),
-        (None, true) => crate::backend::bybit::MAINNET_PRIVATE_WS.to_string(),
-        (None, false) => crate::backend::bybit::TESTNET_PRIVATE_WS.to_string(),
-    };
-    let config = BybitConfig::new(rest, ws, keys);
+    let config = Endpoints::of(
+        args.rest_url.as_deref(),
+        args.ws_url.as_deref(),
+        args.mainnet,
+    )
+    .config(args.keys.as_deref())?;
     let venue: Venue = config.namespace.venue.clone();
     let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
     let mut writer = Writer::new(&ledger, WriterOptions::default())?;
@@ -67,14 +58,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         .enable_all()
         .build()?;
     let (caught_up, differences) = runtime.block_on(async {
-        let mut backend = BybitBackend::connect(config)
-            .await
-            .context("cannot connect to the venue")?;
-        for id in submitted_ids(&ledger)? {
-            backend.remember(&id);
-        }
-        backend.restore(writer.projection());
-        backend.resolve_unknown().await;
+        let mut backend = bybit_link::connect(&ledger, &writer, config, None).await?;
         // The catch-up `restore` asked for: what the venue reported while no session
         // listened, as the reports themselves.
         // Counted as the ledger took them: a report it already holds is skipped.
@@ -89,13 +73,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             open_orders: backend.open_orders().await?,
             balances: Vec::new(),
         };
-        let now = Timestamp::from_nanos(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-                .unwrap_or(0)
-                .saturating_add(backend.clock_offset().offset_ns),
-        );
+        let now = backend.venue_now();
         let (events, differences) =
             crate::reconcile::reconcile(writer.projection(), &snapshot, now, writer.next_seq());
         append(&mut writer, events)?;
@@ -151,19 +129,4 @@ fn append(writer: &mut Writer, events: Vec<crate::event::Event>) -> Result<u64> 
         bail!("the ledger refused a venue event: {e}");
     }
     Ok(outcome.appended)
-}
-
-/// Every client order id the ledger ever submitted: the venue lists executions for
-/// days, longer than the projection keeps ended orders, and each must come back under
-/// our id. One scan of the log (seconds for tens of millions of events).
-pub(super) fn submitted_ids(ledger: &Ledger) -> Result<Vec<crate::event::ClientOrderId>> {
-    let reader = ledger.reader()?;
-    let mut ids = Vec::new();
-    reader.for_each_event(1, reader.head_seq()?, |e| {
-        if let crate::event::Payload::OrderSubmitted(o) = &e.event.payload {
-            ids.push(o.client_order_id.clone());
-        }
-        Ok(std::ops::ControlFlow::Continue(()))
-    })?;
-    Ok(ids)
 }

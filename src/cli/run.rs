@@ -120,6 +120,11 @@ pub struct Args {
     /// LEDGER_BYBIT_KEY and LEDGER_BYBIT_SECRET environment variables.
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
+    /// Live: how long an order whose submit got no answer may stay unfound at the
+    /// venue (asked by client id) before it is recorded as rejected "not found at
+    /// venue" (default 60).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub unknown_after: Option<u64>,
     /// Stop after this many bars (paper and live).
     #[arg(long, value_name = "N")]
     pub max_bars: Option<u64>,
@@ -158,6 +163,7 @@ impl Args {
             mainnet: false,
             confirm_live: false,
             keys: None,
+            unknown_after: None,
             max_bars: None,
             loss_limit: None,
         }

@@ -10,13 +10,14 @@
 //! a kill) is named in the new session's `resumed_after` parameter.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use super::Output;
+use super::bybit_link::{self, Endpoints};
 use super::fake_venue::VenueName;
 use super::run::{Args, RunMode, load_rules, run_params, sim_config, summary_of};
-use crate::backend::bybit::{BybitBackend, BybitConfig, Keys};
 use crate::backend::{SimConfig, SimExchange};
 use crate::engine::{
     Engine, EngineOptions, RunStats, SessionBackend, SessionCounts, SessionEnd, SessionLimits,
@@ -27,10 +28,6 @@ use crate::executor::{Executor, VenueRules};
 use crate::feed::{Feed, FeedConfig};
 use crate::log::{Ledger, Writer, WriterOptions};
 use crate::strategy::{Play, PlayStrategy};
-
-/// Bybit's public and private WebSockets, testnet and mainnet (`venues.md` §B).
-const BYBIT_WS_TESTNET: &str = "wss://stream-testnet.bybit.com";
-const BYBIT_WS_MAINNET: &str = "wss://stream.bybit.com";
 
 /// Ticks a symbol's queue holds before the feed drops (and counts) them.
 const QUEUE_PER_SYMBOL: usize = 16 * 1024;
@@ -68,11 +65,12 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         bail!("{other}: the play trades it on another venue than --venue {venue_name}");
     }
     let interval = bybit_interval(play.timeframe)?;
-    let ws_base = match (&args.ws_url, args.mainnet) {
-        (Some(url), _) => url.trim_end_matches('/').to_string(),
-        (None, true) => BYBIT_WS_MAINNET.to_string(),
-        (None, false) => BYBIT_WS_TESTNET.to_string(),
-    };
+    let endpoints = Endpoints::of(
+        args.rest_url.as_deref(),
+        args.ws_url.as_deref(),
+        args.mainnet,
+    );
+    let ws_base = endpoints.ws_base.clone();
     let rules = load_rules(&args.rules)?;
     let sim = sim_config(&args, &play, &rules)?;
     let mut params = run_params(&args, &play, &[], &rules, &sim)?;
@@ -141,17 +139,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     };
     match mode {
         Mode::Live => {
-            let config = live_config(&args, &ws_base)?;
+            let config = endpoints.config(args.keys.as_deref())?;
             let venue = config.namespace.venue.clone();
-            let mut backend = runtime
-                .block_on(BybitBackend::connect(config))
-                .context("cannot connect to the venue")?;
-            // Restart = replay: the orders the log has open are tracked again, and any
-            // whose submit never got an answer is asked about by its client id.
-            for id in super::reconcile::submitted_ids(&ledger)? {
-                backend.remember(&id);
-            }
-            backend.restore(writer.projection());
+            let unknown_after = args.unknown_after.map(Duration::from_secs);
+            let backend =
+                runtime.block_on(bybit_link::connect(&ledger, &writer, config, unknown_after))?;
             let engine = Engine::new(&mut writer, strategy, executor, backend, options);
             go(&runtime, engine, setup, Vec::new(), Some(venue))
         }
@@ -211,7 +203,7 @@ where
                 engine.record(event)?;
             }
             lines.iter().for_each(|l| out.note(l));
-            let now = wall_clock();
+            let now = SessionBackend::venue_now(engine.backend());
             let differences = engine.reconcile(venue, now).await?;
             for d in &differences {
                 out.note(&format!(
@@ -273,35 +265,6 @@ where
             "the session stopped part-way, and its session_stopped could not be written ({stop}): readers will report the session as incomplete"
         ))),
     }
-}
-
-/// The live backend's settings: endpoints (testnet unless --mainnet; overrides
-/// win) and keys (`--keys FILE`, 0600, or `LEDGER_BYBIT_KEY`/`LEDGER_BYBIT_SECRET`).
-fn live_config(args: &Args, ws_base: &str) -> Result<BybitConfig> {
-    let keys = match &args.keys {
-        Some(path) => Keys::from_file(path)?,
-        None => Keys::from_env()?,
-    };
-    let rest = match (&args.rest_url, args.mainnet) {
-        (Some(url), _) => url.clone(),
-        (None, true) => crate::backend::bybit::MAINNET_REST.to_string(),
-        (None, false) => crate::backend::bybit::TESTNET_REST.to_string(),
-    };
-    Ok(BybitConfig::new(
-        rest,
-        format!("{ws_base}/v5/private"),
-        keys,
-    ))
-}
-
-/// Our wall clock, for stamping what the venue said at start (reconciliation): I/O
-/// at the CLI edge; the reducer sees only the stamped events.
-fn wall_clock() -> crate::event::Timestamp {
-    let ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    crate::event::Timestamp::from_nanos(ns)
 }
 
 /// Completes on the first SIGINT or SIGTERM (the kill switch then runs); a second

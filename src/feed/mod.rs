@@ -125,11 +125,7 @@ pub struct Feed {
 
 /// The wall clock as a ledger timestamp (for bookkeeping events only).
 pub fn now() -> Timestamp {
-    let ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp::from_nanos(ns)
+    crate::wall_clock::now()
 }
 
 impl Feed {

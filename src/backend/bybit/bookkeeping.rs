@@ -50,9 +50,5 @@ impl BybitBackend {
 /// Our wall clock plus the venue's offset, in ns since the epoch (this is I/O code: the
 /// reducer never sees a clock, only the events stamped here).
 fn venue_now_ns(offset_ns: i64) -> i64 {
-    let ours = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    ours.saturating_add(offset_ns)
+    crate::wall_clock::venue_now(offset_ns).as_nanos()
 }

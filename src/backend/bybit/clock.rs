@@ -18,10 +18,7 @@ use super::rest_client::RestError;
 /// Our wall clock, ns since the epoch (0 if the clock is before 1970, which no
 /// machine trading live has).
 pub fn local_now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    crate::wall_clock::now_ns()
 }
 
 /// The offset a measurement gives: `server − midpoint(sent, received)`, ns.

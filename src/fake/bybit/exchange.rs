@@ -569,6 +569,12 @@ impl Exchange {
             .collect()
     }
 
+    /// Every order the venue ever took, open or ended, in wire form (a test counts
+    /// them per `orderLinkId`).
+    pub fn all_orders(&self) -> Vec<Value> {
+        self.orders.values().map(Order::wire).collect()
+    }
+
     /// Closed orders for `/v5/order/history`.
     pub fn history(&self, symbol: Option<&str>) -> Vec<Value> {
         self.orders

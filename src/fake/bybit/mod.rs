@@ -328,6 +328,11 @@ impl Control {
         self.shared.stall.send_modify(|n| *n += 1);
     }
 
+    /// Every order the venue took, open or ended, in wire form.
+    pub fn all_orders(&self) -> Vec<Value> {
+        self.shared.lock().exchange.all_orders()
+    }
+
     /// Trade `qty` of `symbol` on the account behind the client's back.
     pub fn external_trade(&self, symbol: &str, buy: bool, qty: rust_decimal::Decimal) {
         let mut state = self.shared.lock();
