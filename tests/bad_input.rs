@@ -129,6 +129,36 @@ fn missing_input_file() {
 }
 
 #[test]
+fn reconcile_refuses_a_missing_ledger_and_a_readable_key_file() {
+    let f = Fixture::sample();
+    let missing = f.dir.path().join("typo.redb");
+    let err = f
+        .run(&[
+            "reconcile",
+            "--venue",
+            "bybit",
+            "--db",
+            missing.to_str().unwrap(),
+        ])
+        .fails();
+    assert!(err.contains("no ledger at"), "{err}");
+    assert!(!missing.exists(), "a mistyped path became a ledger");
+    let keys = f.write("keys", "key=k\nsecret=never-print-this\n");
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let err = f
+        .run(&[
+            "reconcile",
+            "--venue",
+            "bybit",
+            "--keys",
+            keys.to_str().unwrap(),
+        ])
+        .fails();
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains("never-print-this"), "{err}");
+}
+
+#[test]
 fn a_ledger_from_a_newer_format_is_refused_clearly() {
     let f = Fixture::sample();
     {

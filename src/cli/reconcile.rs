@@ -43,6 +43,14 @@ pub struct Args {
 /// Run `ledger reconcile`.
 pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let VenueName::Bybit = args.venue;
+    if !db.exists() {
+        // A mistyped path must not become a new ledger holding the venue's whole
+        // account as drift.
+        bail!(
+            "no ledger at {}: reconcile compares an existing ledger with the venue",
+            db.display()
+        );
+    }
     let config = Endpoints::of(
         args.rest_url.as_deref(),
         args.ws_url.as_deref(),
