@@ -60,7 +60,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let config = BybitConfig::new(rest, ws, keys);
     let venue: Venue = config.namespace.venue.clone();
     let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
-    let mut writer = Writer::new(&ledger, WriterOptions::default())?;
+    let mut writer = Writer::resume(&ledger, WriterOptions::default())?;
     crate::install_crypto();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -70,7 +70,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         let mut backend = BybitBackend::connect(config)
             .await
             .context("cannot connect to the venue")?;
-        for id in submitted_ids(&ledger)? {
+        for id in ledger.reader()?.submitted_ids()? {
             backend.remember(&id);
         }
         backend.restore(writer.projection());
@@ -151,19 +151,4 @@ fn append(writer: &mut Writer, events: Vec<crate::event::Event>) -> Result<u64> 
         bail!("the ledger refused a venue event: {e}");
     }
     Ok(outcome.appended)
-}
-
-/// Every client order id the ledger ever submitted: the venue lists executions for
-/// days, longer than the projection keeps ended orders, and each must come back under
-/// our id. One scan of the log (seconds for tens of millions of events).
-pub(super) fn submitted_ids(ledger: &Ledger) -> Result<Vec<crate::event::ClientOrderId>> {
-    let reader = ledger.reader()?;
-    let mut ids = Vec::new();
-    reader.for_each_event(1, reader.head_seq()?, |e| {
-        if let crate::event::Payload::OrderSubmitted(o) = &e.event.payload {
-            ids.push(o.client_order_id.clone());
-        }
-        Ok(std::ops::ControlFlow::Continue(()))
-    })?;
-    Ok(ids)
 }

@@ -103,7 +103,9 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         timeframe: play.timeframe,
     };
     let rules: Vec<VenueRules> = rules.into_iter().map(|r| r.rules).collect();
-    let mut writer = Writer::new(&ledger, WriterOptions::default())?;
+    // A restart must be ready at once: only what the new events rest on is re-proven
+    // (see `Writer::resume`).
+    let mut writer = Writer::resume(&ledger, WriterOptions::default())?;
     let orphans = orphaned_paper_orders(&writer);
     let sim = SimConfig {
         exec_id_prefix: format!("sim-{}-", before + 1),
@@ -148,7 +150,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
                 .context("cannot connect to the venue")?;
             // Restart = replay: the orders the log has open are tracked again, and any
             // whose submit never got an answer is asked about by its client id.
-            for id in super::reconcile::submitted_ids(&ledger)? {
+            for id in ledger.reader()?.submitted_ids()? {
                 backend.remember(&id);
             }
             backend.restore(writer.projection());
