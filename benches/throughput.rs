@@ -62,6 +62,8 @@ mod cli;
 mod ingest;
 #[path = "throughput/report.rs"]
 mod report;
+#[path = "throughput/restart.rs"]
+mod restart;
 #[path = "throughput/synth.rs"]
 mod synth;
 
@@ -88,6 +90,8 @@ const FILL_HEAVY_LINES: f64 = 1_000_000.0;
 const IMPORT_LINES: f64 = 10_000_000.0;
 /// Trades sent in each ingest run at scale 1.
 const INGEST_TRADES: f64 = 2_000_000.0;
+/// Events of the restart ledger at scale 1.
+const RESTART_EVENTS: f64 = 10_000_000.0;
 /// One year of 1-minute bars.
 const YEAR_BARS: f64 = 525_600.0;
 
@@ -150,6 +154,9 @@ fn run() -> Result<()> {
     if only.runs("backtest10") {
         backtest::ten_instruments(&backtests, bars, scale, &mut report)?;
     }
+    if only.runs("restart") {
+        restart::run(&data_dir, count(RESTART_EVENTS, scale), &mut report)?;
+    }
     report.print(&machine);
     tmp.close()?;
     Ok(())
@@ -210,7 +217,7 @@ struct Only(Option<Vec<String>>);
 
 impl Only {
     /// Section names this binary knows; `backtest` stands for both backtests.
-    const SECTIONS: [&'static str; 7] = [
+    const SECTIONS: [&'static str; 8] = [
         "append",
         "ingest",
         "log",
@@ -218,6 +225,7 @@ impl Only {
         "backtest",
         "backtest1",
         "backtest10",
+        "restart",
     ];
 
     fn from_env() -> Result<Only> {

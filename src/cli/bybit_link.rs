@@ -56,7 +56,7 @@ impl Endpoints {
 }
 
 /// Connect to the venue for `writer`'s ledger. Restart = replay: the backend learns the
-/// link id of every order the ledger ever submitted (the venue lists executions of
+/// link id of every order the ledger ever submitted (from the writer-kept index; the venue lists executions of
 /// orders the projection has long forgotten, and they must come back under our ids),
 /// tracks the open ones again, and asks about every order whose submit never got an
 /// answer (its outcome stays unknown until the venue says, never assumed).
@@ -73,24 +73,10 @@ pub(super) async fn connect(
     let mut backend = BybitBackend::connect(config)
         .await
         .context("cannot connect to the venue")?;
-    for id in submitted_ids(ledger)? {
+    for id in ledger.reader()?.submitted_ids()? {
         backend.remember(&id);
     }
     backend.restore(writer.projection());
     backend.resolve_unknown().await;
     Ok(backend)
-}
-
-/// Every client order id the ledger ever submitted. One scan of the log (seconds for
-/// tens of millions of events).
-fn submitted_ids(ledger: &Ledger) -> Result<Vec<crate::event::ClientOrderId>> {
-    let reader = ledger.reader()?;
-    let mut ids = Vec::new();
-    reader.for_each_event(1, reader.head_seq()?, |e| {
-        if let crate::event::Payload::OrderSubmitted(o) = &e.event.payload {
-            ids.push(o.client_order_id.clone());
-        }
-        Ok(std::ops::ControlFlow::Continue(()))
-    })?;
-    Ok(ids)
 }

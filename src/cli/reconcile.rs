@@ -59,7 +59,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     .config(args.keys.as_deref())?;
     let venue: Venue = config.namespace.venue.clone();
     let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
-    let mut writer = Writer::new(&ledger, WriterOptions::default())?;
+    let mut writer = Writer::resume(&ledger, WriterOptions::default())?;
     crate::install_crypto();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -101,7 +101,9 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         timeframe: play.timeframe,
     };
     let rules: Vec<VenueRules> = rules.into_iter().map(|r| r.rules).collect();
-    let mut writer = Writer::new(&ledger, WriterOptions::default())?;
+    // A restart must be ready at once: only what the new events rest on is re-proven
+    // (see `Writer::resume`).
+    let mut writer = Writer::resume(&ledger, WriterOptions::default())?;
     let orphans = orphaned_paper_orders(&writer);
     let sim = SimConfig {
         exec_id_prefix: format!("sim-{}-", before + 1),

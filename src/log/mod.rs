@@ -17,6 +17,7 @@ mod position;
 mod reader;
 mod replay;
 mod store;
+mod submitted;
 pub mod tables;
 mod verify;
 mod writer;

@@ -11,8 +11,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 use super::LogError;
 use super::block::{self, BlockHeader, Hash};
 use super::identity::{IdentityHasher, SEGMENT_EVENTS, SegmentDone, skip_records};
-use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, IDENTITY, POSITIONS, SESSIONS};
-use crate::event::Payload;
+use super::tables::{BLOCKS, CHAIN, CHECKPOINTS, IDENTITY, POSITIONS, SESSIONS, SUBMITTED};
+use crate::event::{ClientOrderId, Payload};
 use crate::event::{Envelope, Seq, codec};
 
 /// The last committed event.
@@ -58,6 +58,8 @@ pub struct Reader {
     identity: Option<ReadOnlyTable<u64, &'static [u8]>>,
     /// `None` in a ledger written before the sessions index existed.
     sessions: Option<ReadOnlyTable<u64, u8>>,
+    /// `None` in a ledger written before the submitted index existed.
+    submitted: Option<ReadOnlyTable<&'static str, u64>>,
     _txn: ReadTransaction,
 }
 
@@ -74,6 +76,11 @@ impl Reader {
                 Err(e) => return Err(e.into()),
             },
             sessions: match txn.open_table(SESSIONS) {
+                Ok(table) => Some(table),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            submitted: match txn.open_table(SUBMITTED) {
                 Ok(table) => Some(table),
                 Err(redb::TableError::TableDoesNotExist(_)) => None,
                 Err(e) => return Err(e.into()),
@@ -139,10 +146,7 @@ impl Reader {
             n => self.stored_segment(n - 1)?,
         };
         let mut check = match stored {
-            Some(chain) => IdentityCheck {
-                hasher: IdentityHasher::resume(chain, segments),
-                compare: false,
-            },
+            Some(chain) => IdentityCheck::resume(chain, segments),
             None => IdentityCheck::from_genesis(),
         };
         let from = check.next_seq();
@@ -306,6 +310,22 @@ impl Reader {
         Ok(None)
     }
 
+    /// Every client order id the ledger ever submitted, sorted, each once: a venue
+    /// lists executions for days, longer than the projection keeps ended orders, and
+    /// each must come back under our id. From the submitted index (one row an id); a
+    /// ledger from before the index is scanned instead (a writer backfills it on open).
+    pub fn submitted_ids(&self) -> Result<Vec<ClientOrderId>, LogError> {
+        let Some(table) = &self.submitted else {
+            return super::submitted::submitted_by_scan(self, self.head_seq()?);
+        };
+        let mut ids = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+        for row in table.iter()? {
+            let (id, _) = row?;
+            ids.push(ClientOrderId::from(id.value()));
+        }
+        Ok(ids)
+    }
+
     fn last_session_by_scan(&self) -> Result<Option<SessionMark>, LogError> {
         const CHUNK: Seq = 64 * 1024;
         let mut to = self.head_seq()?;
@@ -408,6 +428,15 @@ impl IdentityCheck {
         IdentityCheck {
             hasher: IdentityHasher::default(),
             compare: true,
+        }
+    }
+
+    /// Go on from the stored `c(segments)` (the digest after `segments` completed
+    /// segments), trusting it: what a writer resuming a session does (`Writer::resume`).
+    pub fn resume(chain: Hash, segments: u64) -> IdentityCheck {
+        IdentityCheck {
+            hasher: IdentityHasher::resume(chain, segments),
+            compare: false,
         }
     }
 

@@ -12,6 +12,7 @@ use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTableMetadata};
 
 use super::tables::{
     BLOCKS, CHAIN, CHECKPOINTS, EXECUTIONS, IDENTITY, LEDGER_FORMAT, META, POSITIONS, SESSIONS,
+    SUBMITTED,
 };
 use super::{LogError, Reader};
 
@@ -303,6 +304,7 @@ impl Ledger {
             txn.open_table(CHECKPOINTS)?;
             txn.open_table(IDENTITY)?;
             txn.open_table(SESSIONS)?;
+            txn.open_table(SUBMITTED)?;
         }
         txn.commit()?;
         Ok(())

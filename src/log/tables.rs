@@ -38,3 +38,10 @@ pub const IDENTITY: TableDefinition<u64, &[u8]> = TableDefinition::new("identity
 /// reading the log. Derived from the events: a ledger from before this table gets its
 /// rows from the writer on open.
 pub const SESSIONS: TableDefinition<u64, u8> = TableDefinition::new("sessions");
+
+/// Client order id → seq of its latest `order_submitted`. Every id the ledger ever
+/// submitted, so a restart learns them (a venue reports executions for days, longer
+/// than the projection keeps ended orders) without scanning the log. Derived from the
+/// events, written in the same transaction as them: a ledger from before this table
+/// gets its rows from the writer on open (`submitted.rs`).
+pub const SUBMITTED: TableDefinition<&str, u64> = TableDefinition::new("submitted");
