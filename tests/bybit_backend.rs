@@ -29,28 +29,37 @@ fn rd(s: &str) -> rust_decimal::Decimal {
 
 /// Bars whose lows all reach 41750 (a resting buy there fills on every step).
 fn bars() -> Vec<Bar> {
-    [
+    bars_of(&[
         ("42000", "42050", "41950", "42010"),
         ("42010", "42100", "41700", "41800"),
         ("41800", "41900", "41700", "41850"),
         ("41850", "41900", "41700", "41800"),
         ("41800", "41900", "41700", "41800"),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, (o, h, l, c))| Bar {
-        start_ms: 1_767_225_600_000 + i as i64 * 60_000,
-        len_ms: 60_000,
-        open: rd(o),
-        high: rd(h),
-        low: rd(l),
-        close: rd(c),
-        volume: rd("12.5"),
-    })
-    .collect()
+    ])
 }
 
 async fn fake(max_fill_per_bar: &str) -> FakeBybit {
+    fake_with(max_fill_per_bar, bars()).await
+}
+
+/// Bars from `(open, high, low, close)`, one minute apart.
+fn bars_of(prices: &[(&str, &str, &str, &str)]) -> Vec<Bar> {
+    prices
+        .iter()
+        .enumerate()
+        .map(|(i, (o, h, l, c))| Bar {
+            start_ms: 1_767_225_600_000 + i as i64 * 60_000,
+            len_ms: 60_000,
+            open: rd(o),
+            high: rd(h),
+            low: rd(l),
+            close: rd(c),
+            volume: rd("12.5"),
+        })
+        .collect()
+}
+
+async fn fake_with(max_fill_per_bar: &str, bars: Vec<Bar>) -> FakeBybit {
     ledger::install_crypto();
     let config = Config {
         account: Account {
@@ -65,7 +74,7 @@ async fn fake(max_fill_per_bar: &str) -> FakeBybit {
             min_notional: rd("5"),
             max_leverage: rd("100"),
         }],
-        bars: BTreeMap::from([("BTCUSDT".to_string(), bars())]),
+        bars: BTreeMap::from([("BTCUSDT".to_string(), bars)]),
         account_config: AccountConfig {
             max_fill_per_bar: rd(max_fill_per_bar),
             ..AccountConfig::default()
@@ -276,6 +285,97 @@ fn market(id: &str, side: Side, qty: &str) -> PlannedOrder {
         tif: TimeInForce::Ioc,
         ..limit(id, side, qty, "1")
     }
+}
+
+/// A protective stop: reduce-only, a market order once `trigger` trades.
+fn stop_market(id: &str, side: Side, qty: &str, trigger: &str) -> PlannedOrder {
+    PlannedOrder {
+        role: OrderRole::StopLoss,
+        order_type: OrderType::StopMarket,
+        px: None,
+        trigger_px: Some(d(trigger)),
+        tif: TimeInForce::Gtc,
+        reduce_only: true,
+        ..limit(id, side, qty, "1")
+    }
+}
+
+fn fill_px(s: &Session, id: &str) -> Vec<Decimal> {
+    s.reports
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Payload::Fill(f) if f.order_id.as_ref().is_some_and(|o| o.as_str() == id) => Some(f.px),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A stop bracket must rest while the price stays on the safe side (venues.md §B2:
+/// `triggerDirection` 2 for a sell stop under a long, 1 for a buy stop above a
+/// short), then trigger and fill once a bar reaches it.
+async fn a_stop_rests_then_triggers(entry: Side, trigger: &str, bars: Vec<Bar>) {
+    let fake = fake_with("0", bars).await;
+    let control = fake.control();
+    let mut s = Session::start(&fake).await;
+    let exit = match entry {
+        Side::Buy => Side::Sell,
+        Side::Sell => Side::Buy,
+    };
+    s.submit(market("in-1", entry, "0.010")).await;
+    s.until("entry filled", |s| {
+        s.state("in-1") == Some(OrderState::Filled)
+    })
+    .await;
+    s.submit(stop_market("sl-1", exit, "0.010", trigger)).await;
+    s.until("stop accepted", |s| s.has("accepted sl-1")).await;
+    for _ in 0..2 {
+        assert!(control.step(), "a bar on the safe side");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        s.until("quiet", |_| true).await;
+        assert_eq!(
+            s.state("sl-1"),
+            Some(OrderState::Accepted),
+            "the stop rests: {:?}",
+            s.kinds()
+        );
+    }
+    assert_eq!(s.backend.open_orders().await.unwrap().len(), 1);
+    assert!(control.step(), "the bar that reaches the trigger");
+    s.until("stop filled", |s| {
+        s.state("sl-1") == Some(OrderState::Filled)
+    })
+    .await;
+    assert!(
+        s.reports
+            .iter()
+            .any(|e| matches!(&e.payload, Payload::OrderTriggered(r) if r.client_order_id.as_str() == "sl-1")),
+        "{:?}",
+        s.kinds()
+    );
+    assert_eq!(fill_px(&s, "sl-1"), [d(trigger)], "filled at the trigger");
+    assert!(s.backend.positions().await.unwrap().is_empty(), "flat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_under_a_long_rests_until_the_price_falls_to_it_then_fills() {
+    let bars = bars_of(&[
+        ("42000", "42050", "41950", "42000"),
+        ("42000", "42500", "41500", "42100"),
+        ("42100", "42400", "41001", "41200"),
+        ("41200", "41300", "40800", "40900"),
+    ]);
+    a_stop_rests_then_triggers(Side::Buy, "41000", bars).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_above_a_short_rests_until_the_price_rises_to_it_then_fills() {
+    let bars = bars_of(&[
+        ("42000", "42050", "41950", "42000"),
+        ("42000", "42500", "41500", "41900"),
+        ("41900", "42999", "41800", "42800"),
+        ("42800", "43300", "42700", "43200"),
+    ]);
+    a_stop_rests_then_triggers(Side::Sell, "43000", bars).await;
 }
 
 fn retries(notes: &[Note]) -> Vec<&Note> {

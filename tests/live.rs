@@ -4,9 +4,19 @@
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ledger::backend::BybitBackend;
+use ledger::backend::bybit::{BybitConfig, Keys, RetryPolicy};
+use ledger::engine::{
+    Engine, EngineOptions, SessionCounts, SessionEnd, SessionLimits, run_session,
+};
+use ledger::event::{Event, Mode, Payload};
+use ledger::executor::{Executor, parse_rules};
 use ledger::fake::bybit::{Account, AccountConfig, Bar, Config, FakeBybit, Instrument};
+use ledger::log::{Ledger, Writer, WriterOptions};
+use ledger::strategy::{Play, PlayStrategy};
 use rust_decimal::Decimal;
 
 use crate::support::{Fixture, root};
@@ -182,4 +192,201 @@ async fn a_live_session_trades_on_the_venue_and_reconcile_repairs_an_outside_cha
         !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
         "the secret reached the database"
     );
+}
+
+/// The drift events committed so far: (subject, venue's value).
+fn drifts(ledger: &Ledger) -> Vec<(String, String)> {
+    let reader = ledger.reader().unwrap();
+    let head = reader.head().unwrap().seq;
+    let mut out = Vec::new();
+    if head == 0 {
+        return out;
+    }
+    reader
+        .for_each_event(1, head, |e| {
+            if let Payload::DriftDetected(d) = &e.event.payload {
+                out.push((d.subject.clone(), d.theirs.clone()));
+            }
+            Ok(std::ops::ControlFlow::Continue(()))
+        })
+        .unwrap();
+    out
+}
+
+fn count_kind(ledger: &Ledger, kind: &str) -> usize {
+    let reader = ledger.reader().unwrap();
+    let head = reader.head().unwrap().seq;
+    let mut n = 0;
+    reader
+        .for_each_event(1, head, |e| {
+            n += usize::from(e.event.payload.kind() == kind);
+            Ok(std::ops::ControlFlow::Continue(()))
+        })
+        .unwrap();
+    n
+}
+
+/// Issue 10: "reconcile on start, after every reconnect, periodically". A trade made
+/// on the account while the private stream is dead (no FIN) is repaired by the
+/// reconcile that follows the reconnect; one whose fill frame is lost on a healthy
+/// stream by the periodic one; each as a drift and a correction, and a reconcile in
+/// sync appends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reconciles_after_a_reconnect_and_periodically() {
+    let f = Fixture::empty();
+    let venue = fake().await;
+    let control = venue.control();
+    let mut config = BybitConfig::new(
+        venue.rest_url(),
+        format!("{}/v5/private", venue.ws_url()),
+        Keys::new(KEY, CANARY),
+    );
+    config.ping_interval = Duration::from_millis(150);
+    config.idle_timeout = Duration::from_millis(400);
+    config.reconnect = RetryPolicy {
+        max_retries: 0,
+        min_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(300),
+    };
+    let backend = BybitBackend::connect(config).await.unwrap();
+    let play_path = root().join("replay/strategies/ema_trend.yaml");
+    let play = Play::parse(
+        &std::fs::read_to_string(&play_path).unwrap(),
+        "ema_trend.yaml",
+    )
+    .unwrap();
+    let rules_text = std::fs::read_to_string(root().join("replay/venues/bybit.yaml")).unwrap();
+    let rules = parse_rules(&rules_text, "bybit.yaml").unwrap();
+    let options = EngineOptions {
+        mode: Mode::Live,
+        config_hash: "test".into(),
+        params: Vec::new(),
+        initial_equity: ledger::event::Decimal::from_int(100_000),
+        timeframe: play.timeframe,
+    };
+    let ledger = Ledger::open_for_session(&f.db).unwrap();
+    let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
+    let mut engine = Engine::new(
+        &mut writer,
+        PlayStrategy::new(play).unwrap(),
+        Executor::new(vec![rules]),
+        backend,
+        options,
+    );
+    let name = engine.backend().clock_offset().venue;
+    let now = engine.backend().venue_now();
+    assert!(engine.reconcile(&name, now).await.unwrap().is_empty());
+    engine.commit().unwrap();
+
+    // No market data: the strategy stays out, so every position is the venue's doing.
+    let (_quiet, mut feed) = tokio::sync::mpsc::channel::<Event>(1);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = SessionLimits {
+        reconcile_every: Some(Duration::from_secs(4)),
+        ..SessionLimits::default()
+    };
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let mut log = move |line: String| sink.lock().unwrap().push(line);
+    let mut counts = SessionCounts::default();
+    let wait_for = |what: &'static str,
+                    lines: Arc<Mutex<Vec<String>>>,
+                    done: Box<dyn Fn(&[String]) -> bool + Send>| async move {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !done(&lines.lock().unwrap()) {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within 15 s; log {:#?}",
+                lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let driver = {
+        let lines = lines.clone();
+        let ledger = ledger.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // The path dies without a FIN; the account trades while nobody listens.
+            control.blackhole_all();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            control.external_trade("BTCUSDT", true, d("0.25"));
+            wait_for(
+                "the reconcile after the reconnect",
+                lines.clone(),
+                Box::new(|l| {
+                    l.iter()
+                        .any(|l| l.starts_with("reconcile (private stream reconnected)"))
+                }),
+            )
+            .await;
+            let first = drifts(&ledger);
+            assert_eq!(first.len(), 1, "{first:?}");
+            assert!(
+                first[0].0.contains("BTCUSDT") && first[0].1.contains("0.25"),
+                "{first:?}"
+            );
+            // On a healthy stream, a fill frame is lost (REST keeps it).
+            control.drop_executions(1);
+            control.external_trade("BTCUSDT", false, d("0.1"));
+            wait_for(
+                "the periodic reconcile",
+                lines.clone(),
+                Box::new(|l| {
+                    l.iter()
+                        .any(|l| l.starts_with("reconcile (periodic)") && l.contains("(corrected)"))
+                }),
+            )
+            .await;
+            let repaired = ledger.reader().unwrap().head().unwrap().seq;
+            wait_for(
+                "a periodic reconcile in sync",
+                lines.clone(),
+                Box::new(|l| {
+                    l.iter()
+                        .skip_while(|l| !l.contains("(corrected)"))
+                        .any(|l| l.starts_with("reconcile (periodic): in sync"))
+                }),
+            )
+            .await;
+            let _ = stop_tx.send(());
+            repaired
+        }
+    };
+    let stop = async {
+        let _ = stop_rx.await;
+    };
+    let (end, repaired) = tokio::join!(
+        run_session(&mut engine, &mut feed, stop, &limits, &mut counts, &mut log),
+        driver
+    );
+    assert!(matches!(end.unwrap(), SessionEnd::Signal { .. }));
+    engine.finish("test over").unwrap();
+    drop(writer);
+    let all = drifts(&ledger);
+    assert_eq!(all.len(), 2, "one drift per outside trade: {all:?}");
+    assert!(all[1].1.contains("0.15"), "{all:?}");
+    assert_eq!(count_kind(&ledger, "correction_applied"), 2);
+    assert_eq!(count_kind(&ledger, "drift_detected"), 2);
+    let after: Vec<String> = {
+        let reader = ledger.reader().unwrap();
+        let mut kinds = Vec::new();
+        reader
+            .for_each_event(repaired + 1, reader.head().unwrap().seq, |e| {
+                kinds.push(e.event.payload.kind().to_string());
+                Ok(std::ops::ControlFlow::Continue(()))
+            })
+            .unwrap();
+        kinds
+    };
+    assert!(
+        after.iter().all(|k| !matches!(
+            k.as_str(),
+            "exchange_snapshot" | "drift_detected" | "correction_applied"
+        )),
+        "a reconcile in sync appends nothing: {after:?}"
+    );
+    assert!(counts.reconciles >= 3, "{counts:?}");
+    let log = lines.lock().unwrap().join("\n");
+    assert!(!log.contains(CANARY));
 }

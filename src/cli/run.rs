@@ -132,6 +132,10 @@ pub struct Args {
     /// open order, record why, and stop (paper and live).
     #[arg(long, value_name = "AMOUNT", value_parser = super::values::parse_positive_decimal)]
     pub loss_limit: Option<Decimal>,
+    /// Live: reconcile with the venue every this many seconds of venue time (besides at
+    /// start and after every reconnect of the private stream); 0: never periodically.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub reconcile_every: u64,
     /// At the end of the data, close every open position with a market order at the
     /// last bar's close (intents with reason `close at end`), so the final balance is
     /// flat. Needs `--fill-at close` and `--latency-ms 0`.
@@ -166,6 +170,7 @@ impl Args {
             unknown_after: None,
             max_bars: None,
             loss_limit: None,
+            reconcile_every: 300,
         }
     }
 }

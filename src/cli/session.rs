@@ -77,6 +77,12 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     params.push(("venue".to_string(), venue_name.to_string()));
     params.push(("ws_url".to_string(), ws_base.clone()));
     params.push(("kline".to_string(), interval.to_string()));
+    if args.mode == RunMode::Live {
+        params.push((
+            "reconcile_every".to_string(),
+            format!("{}s", args.reconcile_every),
+        ));
+    }
     let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
     let before = ledger.reader()?.head()?.seq;
     let last = ledger.reader()?.last_session()?;
@@ -124,6 +130,8 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let limits = SessionLimits {
         max_bars: args.max_bars,
         loss_limit: args.loss_limit,
+        reconcile_every: (args.reconcile_every > 0)
+            .then(|| std::time::Duration::from_secs(args.reconcile_every)),
     };
     crate::install_crypto();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -76,6 +76,23 @@ pub trait SessionBackend: ExecutionBackend + MarketDriven {
     fn housekeeping(&mut self) -> impl Future<Output = ()> + Send {
         std::future::ready(())
     }
+
+    /// The venue to reconcile with; `None` for a backend that is its own truth (the
+    /// simulator).
+    fn reconcile_venue(&self) -> Option<crate::event::Venue> {
+        None
+    }
+
+    /// Why a reconcile is due on the backend's own account (its private stream came
+    /// back after a drop), taken once.
+    fn take_reconcile_due(&mut self) -> Option<String> {
+        None
+    }
+
+    /// The venue's clock now, which periodic reconciles are timed and stamped by.
+    fn venue_now(&self) -> Option<Timestamp> {
+        None
+    }
 }
 
 impl SessionBackend for SimExchange {}
@@ -96,11 +113,28 @@ impl SessionBackend for crate::backend::bybit::BybitBackend {
     fn housekeeping(&mut self) -> impl Future<Output = ()> + Send {
         self.resolve_unknown()
     }
+
+    fn reconcile_venue(&self) -> Option<crate::event::Venue> {
+        Some(self.clock_offset().venue)
+    }
+
+    fn take_reconcile_due(&mut self) -> Option<String> {
+        crate::backend::bybit::BybitBackend::take_reconcile_due(self)
+    }
+
+    fn venue_now(&self) -> Option<Timestamp> {
+        Some(crate::backend::bybit::BybitBackend::venue_now(self))
+    }
 }
 
-/// When a session stops on its own.
+/// When a session stops, or reconciles, on its own.
 #[derive(Debug, Clone, Default)]
 pub struct SessionLimits {
+    /// Reconcile with the venue after this much venue time since the last reconcile
+    /// (a live backend only): what no stream message told (a trade made elsewhere, a
+    /// dropped frame) is found within this bound. `None`: at start and after
+    /// reconnects only.
+    pub reconcile_every: Option<std::time::Duration>,
     /// Stop after this many bars.
     pub max_bars: Option<u64>,
     /// Stop (cancelling every open order) once the session has lost this much: the
@@ -160,6 +194,8 @@ pub struct SessionCounts {
     pub bookkeeping: u64,
     /// Times the backend said reports were waiting.
     pub report_wakeups: u64,
+    /// Reconciles run inside the loop (after reconnects, periodic), start excluded.
+    pub reconciles: u64,
 }
 
 /// Run a session until the feed ends, a limit is reached, or `stop` completes.
@@ -180,6 +216,9 @@ where
     let ready = engine.backend().reports_ready();
     let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let venue = engine.backend().reconcile_venue();
+    // The session reconciled at its start, just before this loop.
+    let mut last_reconcile = engine.backend().venue_now();
     loop {
         let step = tokio::select! {
             biased;
@@ -233,6 +272,27 @@ where
             engine.record(event)?;
         }
         lines.into_iter().for_each(&mut *log);
+        if let Some(venue) = &venue {
+            let now = engine.backend().venue_now();
+            let why = match engine.backend_mut().take_reconcile_due() {
+                Some(why) => Some(why),
+                None => periodic_due(limits.reconcile_every, last_reconcile, now),
+            };
+            if let (Some(why), Some(now)) = (why, now) {
+                match reconcile(engine, venue, now, &why, log).await {
+                    Ok(()) => {
+                        counts.reconciles += 1;
+                        last_reconcile = Some(now);
+                    }
+                    // A venue that does not answer now is asked again at the next
+                    // turn; the session trades on.
+                    Err(RunError::Backend(e)) => {
+                        log(format!("reconcile ({why}) failed, will retry: {e}"))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         engine.commit()?;
         if let Some(limit) = limits.loss_limit {
             let pnl = engine.pnl();
@@ -255,6 +315,48 @@ where
             }
         }
     }
+}
+
+/// "periodic" once `every` of venue time has passed since `last`.
+fn periodic_due(
+    every: Option<std::time::Duration>,
+    last: Option<Timestamp>,
+    now: Option<Timestamp>,
+) -> Option<String> {
+    let every = i64::try_from(every?.as_nanos()).unwrap_or(i64::MAX);
+    let (last, now) = (last?, now?);
+    (now.as_nanos().saturating_sub(last.as_nanos()) >= every).then(|| "periodic".to_string())
+}
+
+/// The start reconcile's steps, mid-session: drift and correction events per
+/// difference (nothing when in sync), one operator line per difference and one for
+/// the outcome.
+async fn reconcile<S: Strategy, B: SessionBackend>(
+    engine: &mut Engine<'_, S, B>,
+    venue: &crate::event::Venue,
+    now: Timestamp,
+    why: &str,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<(), RunError> {
+    let differences = engine.reconcile(venue, now).await?;
+    for d in &differences {
+        log(format!(
+            "reconcile ({why}): {:?} {}: ledger {}, venue {}{}",
+            d.scope,
+            d.subject,
+            d.ours,
+            d.theirs,
+            if d.corrected {
+                " (corrected)"
+            } else {
+                " (recorded)"
+            }
+        ));
+    }
+    if differences.is_empty() {
+        log(format!("reconcile ({why}): in sync with {venue}"));
+    }
+    Ok(())
 }
 
 enum Step {

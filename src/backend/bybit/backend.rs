@@ -90,6 +90,10 @@ pub struct BybitBackend {
     /// Reports waiting for `reports()`.
     out: Vec<Event>,
     catch_up_due: Option<String>,
+    /// The private stream came back after a drop and no reconcile has followed yet.
+    reconnected: bool,
+    /// Why the account should be reconciled, once the catch-up it follows is done.
+    reconcile_due: Option<String>,
     /// Orders the venue says filled more than the fills seen: their executions are due.
     short: Vec<(ClientOrderId, Symbol)>,
 }
@@ -161,6 +165,8 @@ impl BybitBackend {
             unknown: BTreeMap::new(),
             out: Vec::new(),
             catch_up_due: None,
+            reconnected: false,
+            reconcile_due: None,
             short: Vec::new(),
         };
         if !backend.wait_sessions(1, config.connect_timeout).await {
@@ -215,6 +221,18 @@ impl BybitBackend {
             .await
             .map_err(|e| backend_error(&self.ns, &e))?;
         Ok(self.clock_offset())
+    }
+
+    /// Why the account should be reconciled now (the private stream came back after a
+    /// drop and its REST catch-up is done: what the stream missed beyond fills, such as
+    /// a trade made elsewhere, only a snapshot shows), taken once.
+    pub fn take_reconcile_due(&mut self) -> Option<String> {
+        self.reconcile_due.take()
+    }
+
+    /// The venue-synced clock (ours plus the measured offset).
+    pub fn venue_now(&self) -> Timestamp {
+        self.rest.clock().venue_now()
     }
 
     /// How many times the private stream has come up so far.
@@ -575,6 +593,7 @@ impl BybitBackend {
                 }
                 Incoming::Up { reconnect: true } => {
                     self.catch_up_due = Some("reconnect".to_string());
+                    self.reconnected = true;
                 }
                 Incoming::Up { reconnect: false } => {}
             }
@@ -758,6 +777,11 @@ impl BybitBackend {
                 });
                 self.catch_up_due = Some(why);
             }
+        }
+        if self.reconnected && self.catch_up_due.is_none() {
+            // Only after the catch-up: fills it fetched are fills, not corrections.
+            self.reconnected = false;
+            self.reconcile_due = Some("private stream reconnected".to_string());
         }
         if !self.unknown.is_empty() {
             self.resolve_unknown().await;

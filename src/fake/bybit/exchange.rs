@@ -14,6 +14,14 @@
 //! a resting limit fills as maker at its price when a later bar trades through it
 //! (low ≤ buy price, high ≥ sell price). `max_fill_per_bar` (0: unlimited) caps each
 //! fill, which gives partial fills.
+//!
+//! Conditional orders (`triggerPrice` + `triggerDirection`, 1 = fires when the price
+//! rises to it, 2 = when it falls to it) rest `Untriggered` until a bar's range reaches
+//! the trigger (high ≥ it for 1, low ≤ it for 2), then say `Triggered` and work as the
+//! plain order: a market fills as taker at the trigger (or at the bar's open when the
+//! bar gapped past it), a limit rests at its price. A trigger already on the wrong side
+//! of the last price is refused (110092 / 110093) as Bybit does, and a cancel before
+//! the trigger ends the order `Deactivated`.
 
 use std::collections::BTreeMap;
 
@@ -81,6 +89,33 @@ pub struct Push {
     pub data: Value,
 }
 
+/// The condition of a conditional order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    /// `triggerPrice`.
+    pub price: Decimal,
+    /// `triggerDirection` 1 (true: fires when the price rises to it) or 2 (falls).
+    pub rising: bool,
+}
+
+impl Trigger {
+    /// Whether a bar's range reaches the trigger.
+    fn reached_by(&self, bar: &Bar) -> bool {
+        match self.rising {
+            true => bar.high >= self.price,
+            false => bar.low <= self.price,
+        }
+    }
+
+    /// Where a market order fires in `bar`: the trigger, or the open past it (a gap).
+    fn fill_px(&self, bar: &Bar) -> Decimal {
+        match self.rising {
+            true => self.price.max(bar.open),
+            false => self.price.min(bar.open),
+        }
+    }
+}
+
 /// A create request, as the REST body gives it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Create {
@@ -100,6 +135,8 @@ pub struct Create {
     pub link_id: String,
     /// Reduce-only.
     pub reduce_only: bool,
+    /// Set for a conditional order.
+    pub trigger: Option<Trigger>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +153,7 @@ struct Order {
     fee: Decimal,
     tif: String,
     reduce_only: bool,
+    trigger: Option<Trigger>,
     status: &'static str,
     reject_reason: &'static str,
     cancel_type: &'static str,
@@ -125,7 +163,12 @@ struct Order {
 
 impl Order {
     fn open(&self) -> bool {
-        matches!(self.status, "New" | "PartiallyFilled")
+        matches!(self.status, "New" | "PartiallyFilled" | "Untriggered")
+    }
+
+    /// Waiting for its trigger: it neither matches nor fills.
+    fn untriggered(&self) -> bool {
+        self.status == "Untriggered"
     }
 
     fn leaves(&self) -> Decimal {
@@ -163,10 +206,16 @@ impl Order {
             "positionIdx": 0,
             "reduceOnly": self.reduce_only,
             "closeOnTrigger": false,
-            "triggerPrice": "",
+            "triggerPrice": self.trigger.map(|t| t.price.to_string()).unwrap_or_default(),
+            "triggerDirection": match self.trigger {
+                Some(Trigger { rising: true, .. }) => 1,
+                Some(Trigger { rising: false, .. }) => 2,
+                None => 0,
+            },
+            "triggerBy": if self.trigger.is_some() { "LastPrice" } else { "" },
             "takeProfit": "",
             "stopLoss": "",
-            "stopOrderType": "",
+            "stopOrderType": if self.trigger.is_some() { "Stop" } else { "" },
             "createType": "CreateByUser",
             "createdTime": self.created_ms.to_string(),
             "updatedTime": self.updated_ms.to_string(),
@@ -271,10 +320,11 @@ impl Exchange {
     /// then its close becomes the last price.
     pub fn on_bar(&mut self, symbol: &str, bar: &Bar, now_ms: i64) -> Vec<Push> {
         let mut pushes = Vec::new();
+        self.fire_triggers(symbol, bar, now_ms, &mut pushes);
         let resting: Vec<String> = self
             .orders
             .values()
-            .filter(|o| o.symbol == symbol && o.open() && !o.market)
+            .filter(|o| o.symbol == symbol && o.open() && !o.market && !o.untriggered())
             .map(|o| o.id.clone())
             .collect();
         for id in resting {
@@ -292,6 +342,54 @@ impl Exchange {
         }
         self.last_px.insert(symbol.to_string(), bar.close);
         pushes
+    }
+
+    /// Conditional orders of `symbol` whose trigger `bar` reaches: `Triggered`, then a
+    /// market fills at once (a stop is a taker), a limit is left to rest at its price.
+    fn fire_triggers(&mut self, symbol: &str, bar: &Bar, now_ms: i64, pushes: &mut Vec<Push>) {
+        let fired: Vec<(String, Trigger)> = self
+            .orders
+            .values()
+            .filter(|o| o.symbol == symbol && o.untriggered())
+            .filter_map(|o| o.trigger.map(|t| (o.id.clone(), t)))
+            .filter(|(_, t)| t.reached_by(bar))
+            .collect();
+        for (id, trigger) in fired {
+            let Some(order) = self.orders.get_mut(&id) else {
+                continue;
+            };
+            order.status = "Triggered";
+            order.updated_ms = now_ms;
+            let (market, buy, qty, reduce_only) =
+                (order.market, order.buy, order.qty, order.reduce_only);
+            self.push_order(&id, pushes);
+            if let Some(order) = self.orders.get_mut(&id) {
+                order.status = "New";
+            }
+            let held = self
+                .positions
+                .get(symbol)
+                .map(|p| p.qty)
+                .unwrap_or_default();
+            if reduce_only && (held.is_zero() || held.is_sign_positive() == buy || qty > held.abs())
+            {
+                // The position it protected is gone (or smaller): the venue drops it.
+                self.finish(
+                    &id,
+                    "Deactivated",
+                    "EC_NoError",
+                    "CancelByReduceOnly",
+                    now_ms,
+                    pushes,
+                );
+                continue;
+            }
+            if market {
+                self.fill(&id, trigger.fill_px(bar), false, now_ms, pushes);
+            } else {
+                self.push_order(&id, pushes);
+            }
+        }
     }
 
     /// Place an order; the answer is the orderId, the pushes what the private stream
@@ -349,6 +447,27 @@ impl Exchange {
         {
             return Err(refuse(110017, "Reduce-only rule not satisfied"));
         }
+        if let Some(t) = req.trigger {
+            // Bybit refuses a trigger the price is already past.
+            if t.rising && t.price <= last {
+                return Err(refuse(
+                    110092,
+                    format!(
+                        "expect Rising, but trigger_price[{}] <= current[{last}]",
+                        t.price
+                    ),
+                ));
+            }
+            if !t.rising && t.price >= last {
+                return Err(refuse(
+                    110093,
+                    format!(
+                        "expect Falling, but trigger_price[{}] >= current[{last}]",
+                        t.price
+                    ),
+                ));
+            }
+        }
         let opening = (held + signed).abs() > held.abs();
         if opening && !req.reduce_only {
             let margin = notional / self.config.leverage;
@@ -378,12 +497,23 @@ impl Exchange {
                 req.tif.clone()
             },
             reduce_only: req.reduce_only,
-            status: "New",
+            trigger: req.trigger,
+            status: match req.trigger {
+                Some(_) => "Untriggered",
+                None => "New",
+            },
             reject_reason: "EC_NoError",
             cancel_type: "UNKNOWN",
             created_ms: now_ms,
             updated_ms: now_ms,
         };
+        if req.trigger.is_some() {
+            self.orders.insert(id.clone(), order);
+            let mut pushes = Vec::new();
+            self.push_order(&id, &mut pushes);
+            self.push_position(&req.symbol, now_ms, &mut pushes);
+            return Ok((id, pushes));
+        }
         let crosses = req.market
             || match req.buy {
                 true => px >= last,
@@ -443,9 +573,10 @@ impl Exchange {
     ) -> Result<(String, String, Vec<Push>), Refusal> {
         let id = self.find_open(order_id, link_id)?;
         let mut pushes = Vec::new();
+        let status = self.cancelled_status(&id);
         self.finish(
             &id,
-            "Cancelled",
+            status,
             "EC_NoError",
             "CancelByUser",
             now_ms,
@@ -466,6 +597,7 @@ impl Exchange {
         link_id: Option<&str>,
         qty: Option<Decimal>,
         price: Option<Decimal>,
+        trigger_price: Option<Decimal>,
         now_ms: i64,
     ) -> Result<(String, String, Vec<Push>), Refusal> {
         let id = self.find_open(order_id, link_id)?;
@@ -488,6 +620,11 @@ impl Exchange {
                 return Err(refuse(10001, "params error: price invalid"));
             }
         }
+        if let Some(p) = trigger_price {
+            if !order.untriggered() || !p.is_sign_positive() || !(p % inst.tick).is_zero() {
+                return Err(refuse(10001, "params error: triggerPrice invalid"));
+            }
+        }
         let mut pushes = Vec::new();
         let link = order.link_id.clone();
         if let Some(order) = self.orders.get_mut(&id) {
@@ -496,6 +633,9 @@ impl Exchange {
             }
             if let Some(p) = price {
                 order.price = Some(p);
+            }
+            if let (Some(p), Some(t)) = (trigger_price, order.trigger.as_mut()) {
+                t.price = p;
             }
             order.updated_ms = now_ms;
             if order.filled >= order.qty {
@@ -527,9 +667,10 @@ impl Exchange {
         let mut pushes = Vec::new();
         let mut done = Vec::new();
         for id in ids {
+            let status = self.cancelled_status(&id);
             self.finish(
                 &id,
-                "Cancelled",
+                status,
                 "EC_NoError",
                 "CancelByUser",
                 now_ms,
@@ -665,6 +806,7 @@ impl Exchange {
             fee: Decimal::ZERO,
             tif: "IOC".into(),
             reduce_only: false,
+            trigger: None,
             status: "New",
             reject_reason: "EC_NoError",
             cancel_type: "UNKNOWN",
@@ -697,7 +839,16 @@ impl Exchange {
         }
     }
 
-    /// Only `New` and `PartiallyFilled` orders can be cancelled or amended.
+    /// A conditional order cancelled before its trigger ends `Deactivated`.
+    fn cancelled_status(&self, id: &str) -> &'static str {
+        match self.orders.get(id).is_some_and(Order::untriggered) {
+            true => "Deactivated",
+            false => "Cancelled",
+        }
+    }
+
+    /// Only open orders (`New`, `PartiallyFilled`, `Untriggered`) can be cancelled or
+    /// amended.
     fn find_open(&self, order_id: Option<&str>, link_id: Option<&str>) -> Result<String, Refusal> {
         let id = self.find(order_id, link_id)?;
         match self.orders.get(&id).is_some_and(Order::open) {
@@ -959,6 +1110,7 @@ mod tests {
             tif: tif.into(),
             link_id: link.into(),
             reduce_only: false,
+            trigger: None,
         }
     }
 
@@ -1076,7 +1228,14 @@ mod tests {
             .create(create("GTC", true, Some("41000"), "0.01", "d-1"), 10)
             .unwrap();
         let (same, _, pushes) = x
-            .amend(None, Some("d-1"), Some(d("0.02")), Some(d("41100")), 20)
+            .amend(
+                None,
+                Some("d-1"),
+                Some(d("0.02")),
+                Some(d("41100")),
+                None,
+                20,
+            )
             .unwrap();
         assert_eq!(same, id, "an amend keeps the orderId");
         assert_eq!(pushes[0].data[0]["qty"], "0.02");
@@ -1096,6 +1255,89 @@ mod tests {
             "Cancelled"
         );
         assert!(x.orders(None, None, None).is_empty());
+    }
+
+    fn stop(buy: bool, trigger: &str, qty: &str, link: &str) -> Create {
+        Create {
+            reduce_only: true,
+            trigger: Some(Trigger {
+                price: d(trigger),
+                rising: buy,
+            }),
+            ..create("GTC", buy, None, qty, link)
+        }
+    }
+
+    #[test]
+    fn a_stop_under_a_long_rests_until_a_bar_falls_to_it_then_fills_at_the_trigger() {
+        let mut x = exchange(AccountConfig::default());
+        x.create(create("GTC", true, None, "0.01", "s-in"), 10)
+            .unwrap();
+        let (_, pushes) = x.create(stop(false, "41000", "0.01", "s-1"), 10).unwrap();
+        assert_eq!(statuses(&pushes), ["Untriggered EC_NoError"]);
+        assert_eq!(pushes[0].data[0]["triggerDirection"], 2);
+        let safe = x.on_bar("BTCUSDT", &bar("41001", "42500", "41500"), 20);
+        assert!(
+            safe.is_empty(),
+            "the low stayed above the trigger: {safe:?}"
+        );
+        assert_eq!(
+            x.orders(None, None, Some("s-1"))[0]["orderStatus"],
+            "Untriggered"
+        );
+        let hit = x.on_bar("BTCUSDT", &bar("40900", "41600", "41500"), 30);
+        assert_eq!(
+            statuses(&hit),
+            ["Triggered EC_NoError", "Filled EC_NoError"]
+        );
+        let exec = hit.iter().find(|p| p.topic == "execution").unwrap();
+        assert_eq!(exec.data[0]["execPrice"], "41000");
+        assert_eq!(exec.data[0]["isMaker"], false);
+        assert!(x.positions(None).is_empty(), "flat after the stop");
+    }
+
+    #[test]
+    fn a_stop_above_a_short_rests_until_a_bar_rises_to_it_and_a_gap_fills_at_the_open() {
+        let mut x = exchange(AccountConfig::default());
+        x.create(create("GTC", false, None, "0.01", "t-in"), 10)
+            .unwrap();
+        let (_, pushes) = x.create(stop(true, "43000", "0.01", "t-1"), 10).unwrap();
+        assert_eq!(statuses(&pushes), ["Untriggered EC_NoError"]);
+        assert_eq!(pushes[0].data[0]["triggerDirection"], 1);
+        assert!(
+            x.on_bar("BTCUSDT", &bar("41500", "42999", "42500"), 20)
+                .is_empty()
+        );
+        let mut gap = bar("43100", "43400", "43300");
+        gap.open = d("43200");
+        let hit = x.on_bar("BTCUSDT", &gap, 30);
+        assert_eq!(
+            statuses(&hit),
+            ["Triggered EC_NoError", "Filled EC_NoError"]
+        );
+        let exec = hit.iter().find(|p| p.topic == "execution").unwrap();
+        assert_eq!(exec.data[0]["execPrice"], "43200", "gapped past: the open");
+        assert!(x.positions(None).is_empty());
+    }
+
+    #[test]
+    fn a_trigger_already_passed_is_refused_and_a_cancelled_stop_is_deactivated() {
+        let mut x = exchange(AccountConfig::default());
+        x.create(create("GTC", true, None, "0.01", "u-in"), 10)
+            .unwrap();
+        let wrong = x
+            .create(stop(false, "42500", "0.01", "u-1"), 10)
+            .unwrap_err();
+        assert_eq!(wrong.code, 110093, "{wrong:?}");
+        let entry = Create {
+            reduce_only: false,
+            ..stop(true, "41500", "0.01", "u-2")
+        };
+        let wrong = x.create(entry, 10).unwrap_err();
+        assert_eq!(wrong.code, 110092, "{wrong:?}");
+        x.create(stop(false, "41000", "0.01", "u-3"), 10).unwrap();
+        let (_, _, pushes) = x.cancel(None, Some("u-3"), 20).unwrap();
+        assert_eq!(statuses(&pushes), ["Deactivated EC_NoError"]);
     }
 
     #[test]

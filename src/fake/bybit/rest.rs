@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::exchange::{Create, Refusal};
+use super::exchange::{Create, Refusal, Trigger};
 use super::{Shared, auth, envelope};
 
 /// Order endpoints' limit per second (Bybit's default for linear create/amend/cancel).
@@ -143,21 +143,23 @@ async fn handle(
             (Method::POST, "/v5/order/amend") => {
                 let qty = decimal(&body, "qty");
                 let price = decimal(&body, "price");
-                match (qty, price) {
-                    (Ok(qty), Ok(price)) => state
+                let trigger = decimal(&body, "triggerPrice");
+                match (qty, price, trigger) {
+                    (Ok(qty), Ok(price), Ok(trigger)) => state
                         .exchange
                         .amend(
                             field("orderId").as_deref(),
                             field("orderLinkId").as_deref(),
                             qty,
                             price,
+                            trigger,
                             now,
                         )
                         .map(|(id, link, pushes)| {
                             shared.push_private(&mut state, pushes);
                             json!({"orderId": id, "orderLinkId": link})
                         }),
-                    (Err(r), _) | (_, Err(r)) => Err(r),
+                    (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => Err(r),
                 }
             }
             (Method::POST, "/v5/order/cancel-all") => {
@@ -252,6 +254,29 @@ fn parse_create(body: &Value) -> Result<Create, Refusal> {
     if !market && price.is_none() {
         return Err(bad("price is required for a limit order"));
     }
+    let trigger = match decimal(body, "triggerPrice")? {
+        None => None,
+        Some(price) if price.is_sign_positive() && !price.is_zero() => {
+            // Bybit sends the direction as a number; a string is taken too.
+            let direction = match body.get("triggerDirection") {
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.parse().ok(),
+                _ => None,
+            };
+            match direction {
+                Some(1) => Some(Trigger {
+                    price,
+                    rising: true,
+                }),
+                Some(2) => Some(Trigger {
+                    price,
+                    rising: false,
+                }),
+                _ => return Err(bad("triggerDirection must be 1 or 2")),
+            }
+        }
+        Some(_) => return Err(bad("triggerPrice invalid")),
+    };
     Ok(Create {
         symbol: text("symbol").unwrap_or_default().to_string(),
         buy,
@@ -264,6 +289,7 @@ fn parse_create(body: &Value) -> Result<Create, Refusal> {
             .get("reduceOnly")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        trigger,
     })
 }
 
