@@ -213,7 +213,10 @@ where
                 engine.record(event)?;
             }
             lines.iter().for_each(|l| out.note(l));
-            let now = SessionBackend::venue_now(engine.backend());
+            let now = engine
+                .backend()
+                .venue_now()
+                .unwrap_or_else(crate::wall_clock::now);
             let differences = engine.reconcile(venue, now).await?;
             for d in &differences {
                 out.note(&format!(

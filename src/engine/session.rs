@@ -65,12 +65,6 @@ pub trait SessionBackend: ExecutionBackend + MarketDriven {
         (Vec::new(), Vec::new())
     }
 
-    /// The venue's clock as we know it (ours plus its measured offset): what venue
-    /// snapshots are stamped with. I/O-side only; the reducer sees stamped events.
-    fn venue_now(&self) -> Timestamp {
-        crate::wall_clock::now()
-    }
-
     /// Periodic work between events (a live venue settles orders of unknown outcome
     /// by their client id here). Called about once a second.
     fn housekeeping(&mut self) -> impl Future<Output = ()> + Send {
@@ -104,10 +98,6 @@ impl SessionBackend for crate::backend::bybit::BybitBackend {
 
     fn take_bookkeeping(&mut self) -> (Vec<Event>, Vec<String>) {
         self.bookkeeping()
-    }
-
-    fn venue_now(&self) -> Timestamp {
-        crate::backend::bybit::BybitBackend::venue_now(self)
     }
 
     fn housekeeping(&mut self) -> impl Future<Output = ()> + Send {

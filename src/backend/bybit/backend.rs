@@ -209,11 +209,6 @@ impl BybitBackend {
         }
     }
 
-    /// The venue's clock as last measured: what a snapshot taken now is stamped with.
-    pub fn venue_now(&self) -> Timestamp {
-        crate::wall_clock::venue_now(self.rest.clock().offset_ns())
-    }
-
     /// Measure the clock offset again now.
     pub async fn resync_clock(&self) -> Result<ClockOffset, BackendError> {
         self.rest
