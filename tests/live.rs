@@ -74,6 +74,9 @@ async fn fake() -> FakeBybit {
         .unwrap()
 }
 
+/// What a test waits to see in the session's log lines.
+type Condition = Box<dyn Fn(&[String]) -> bool + Send>;
+
 fn ledger_cmd(venue: &FakeBybit) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ledger"));
     cmd.env("LEDGER_BYBIT_KEY", KEY)
@@ -289,9 +292,7 @@ async fn a_session_reconciles_after_a_reconnect_and_periodically() {
     let sink = lines.clone();
     let mut log = move |line: String| sink.lock().unwrap().push(line);
     let mut counts = SessionCounts::default();
-    let wait_for = |what: &'static str,
-                    lines: Arc<Mutex<Vec<String>>>,
-                    done: Box<dyn Fn(&[String]) -> bool + Send>| async move {
+    let wait_for = |what: &'static str, lines: Arc<Mutex<Vec<String>>>, done: Condition| async move {
         let deadline = Instant::now() + Duration::from_secs(15);
         while !done(&lines.lock().unwrap()) {
             assert!(
