@@ -10,8 +10,8 @@
 //! `LEDGER_BENCH_SCALE` (default 1) multiplies every count; time targets of whole runs
 //! scale with it, rate and memory targets do not. `LEDGER_BENCH_ONLY` (default: all)
 //! runs only the sections named in it, a comma-separated list of `append`, `ingest`, `log`
-//! (sections 2–6, which share one imported log), `fills` (4b), `backtest` (7 and 8), `backtest1` (7)
-//! and `backtest10` (8):
+//! (sections 2–6, which share one imported log), `fills` (4b), `backtest` (7 and 8), `backtest1` (7),
+//! `backtest10` (8) and `restart` (9):
 //!
 //! ```text
 //! LEDGER_BENCH_ONLY=backtest cargo bench --bench throughput        # the backtests only
@@ -47,6 +47,10 @@
 //!    path: market data is parsed on a thread of its own), how long it waited for a
 //!    CPU (large on a loaded machine: then the wall times are not the code's) and the
 //!    process's CPU time.
+//! 9. **restart** of a live session on a 10 M-event ledger (built once, the head
+//!    999,999 events after its last checkpoint): open, `Writer::resume`, every
+//!    submitted client id (`Reader::submitted_ids`), the orders to restore; median of
+//!    3 (< 1 s), with the split and what `Writer::new` and a scan would cost.
 //!
 //! Inputs are generated once under `target/bench-data/` (keyed by size) and reused;
 //! scratch ledgers go to a temporary directory there (on the same disk as the data,
