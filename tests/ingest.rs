@@ -435,3 +435,134 @@ async fn ingest_records_the_fake_and_its_capture_replays_the_same() {
     };
     assert_eq!(market(&exported(&db2)), market(&events));
 }
+
+fn btc_candle(e: &Event) -> bool {
+    matches!(&e.payload, Payload::Candle(c) if c.closed && c.instrument.as_str() == "BTCUSDT")
+}
+
+/// §C3 "a silently stale channel": one topic stays acked but stops sending while the
+/// socket lives on (pongs, trades, the other symbol's candles). Silent past its limit,
+/// it is resubscribed on the same socket, recorded as `resubscribed`, and flows again;
+/// nothing reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_stale_kline_topic_is_resubscribed_and_flows_again() {
+    let fake = fake(60).await;
+    let mut c = config(public_url(&fake));
+    c.kline_silence = Some(Duration::from_millis(400));
+    let mut feed = Feed::spawn(c).unwrap();
+    wait_subscribed(&feed, 4).await;
+    let control = fake.control();
+    let stepper = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            while control.step() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    until(&mut feed, btc_candle).await;
+    control.mute_topic("kline.1.BTCUSDT");
+    let events = until(
+        &mut feed,
+        |e| matches!(&e.payload, Payload::Resubscribed(r) if r.channels == ["kline.1.BTCUSDT"]),
+    )
+    .await;
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e.payload, Payload::Disconnected(_))),
+        "a stale topic is resubscribed, not reconnected"
+    );
+    let eth_candles = events
+        .iter()
+        .filter(|e| matches!(&e.payload, Payload::Candle(c) if c.instrument.as_str() == "ETHUSDT"))
+        .count();
+    let btc_trades = trades(&events)
+        .iter()
+        .filter(|(s, _)| s == "BTCUSDT")
+        .count();
+    assert!(
+        eth_candles >= 3 && btc_trades >= 3,
+        "the rest flowed while the topic was silent: {eth_candles} {btc_trades}"
+    );
+    let after = until(&mut feed, btc_candle).await;
+    assert!(
+        after
+            .iter()
+            .all(|e| !matches!(e.payload, Payload::Disconnected(_)))
+    );
+    assert_eq!(feed.stats().reconnects, 0);
+    stepper.abort();
+}
+
+/// Issue 10: "while the socket is down … backfill the gap after reconnect so a
+/// recorded candle series has no hole". The path dies without a FIN while bars close;
+/// after the reconnect the missed closed candles come over REST, the venue's own
+/// re-sends are not doubled, and every series runs bar after bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candles_missed_while_the_socket_was_down_are_backfilled_over_rest() {
+    let fake = fake(20).await;
+    let mut c = config(public_url(&fake));
+    c.idle_timeout = Duration::from_millis(300);
+    c.ping_every = Duration::from_millis(100);
+    c.rest_url = Some(fake.rest_url());
+    let mut feed = Feed::spawn(c).unwrap();
+    wait_subscribed(&feed, 4).await;
+    let control = fake.control();
+    let mut events = Vec::new();
+    let mut seen = 0;
+    for _ in 0..3 {
+        assert!(control.step());
+    }
+    events.extend(
+        until(&mut feed, |e| {
+            seen += usize::from(btc_candle(e));
+            seen == 3
+        })
+        .await,
+    );
+    control.blackhole_all();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..4 {
+        assert!(control.step(), "bars close while nobody hears them");
+    }
+    events.extend(until(&mut feed, |e| matches!(e.payload, Payload::Resubscribed(_))).await);
+    wait_subscribed(&feed, 4).await;
+    for _ in 0..2 {
+        assert!(control.step());
+    }
+    let mut seen = events.iter().filter(|e| btc_candle(e)).count();
+    events.extend(
+        until(&mut feed, |e| {
+            seen += usize::from(btc_candle(e));
+            seen == 9
+        })
+        .await,
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.payload, Payload::Disconnected(_))),
+        "the outage happened"
+    );
+    assert!(
+        events.iter().all(|e| !matches!(e.payload, Payload::Gap(_))),
+        "nothing left unfilled"
+    );
+    for symbol in ["BTCUSDT", "ETHUSDT"] {
+        let opens: Vec<i64> = events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Candle(c) if c.closed && c.instrument.as_str() == symbol => {
+                    Some(c.open_time.as_nanos())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(opens.len() >= 8, "{symbol}: {opens:?}");
+        assert!(
+            opens.windows(2).all(|w| w[1] - w[0] == 60_000_000_000),
+            "{symbol}: a hole or a repeat in {opens:?}"
+        );
+    }
+}

@@ -51,6 +51,11 @@ pub struct Args {
     /// The public WebSocket URL (overrides --testnet/--mainnet).
     #[arg(long, value_name = "URL")]
     pub ws_url: Option<String>,
+    /// The venue's REST base URL, where closed candles missed while the socket was down
+    /// are fetched after a reconnect (default: the --testnet/--mainnet one, unless
+    /// --ws-url is given; without one they are recorded as gaps).
+    #[arg(long, value_name = "URL")]
+    pub rest_url: Option<String>,
     /// Use the venue's testnet (the default).
     #[arg(long, conflicts_with = "mainnet")]
     pub testnet: bool,
@@ -240,6 +245,14 @@ async fn ingest(db: &Path, args: Args, out: Output) -> Result<()> {
             config.queue_capacity = usize::try_from(args.queue).unwrap_or(usize::MAX);
             config.capture = args.capture.clone();
             config.idle_timeout = idle;
+            config.rest_url = match (&args.rest_url, &args.ws_url, args.mainnet) {
+                (Some(url), _, _) => Some(url.clone()),
+                // A WebSocket override (a fake, a proxy): the default REST would be
+                // another venue's candles.
+                (None, Some(_), _) => None,
+                (None, None, true) => Some(crate::backend::bybit::MAINNET_REST.to_string()),
+                (None, None, false) => Some(crate::backend::bybit::TESTNET_REST.to_string()),
+            };
             live(config, duration, &mut writer, &mut summary, max).await
         }
     };

@@ -125,6 +125,13 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         kline: Some(play.timeframe),
         tickers: false,
         queue_capacity: QUEUE_PER_SYMBOL,
+        // Candles missed while the socket was down come from the same venue's REST.
+        rest_url: match (&args.rest_url, &args.ws_url, args.mainnet) {
+            (Some(url), _, _) => Some(url.clone()),
+            (None, Some(_), _) => None,
+            (None, None, true) => Some(crate::backend::bybit::MAINNET_REST.to_string()),
+            (None, None, false) => Some(crate::backend::bybit::TESTNET_REST.to_string()),
+        },
         ..FeedConfig::new(format!("{ws_base}/v5/public/linear"), symbols)
     };
     let limits = SessionLimits {

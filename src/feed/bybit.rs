@@ -1,6 +1,8 @@
 //! Bybit's public linear stream for the feed: which topics a symbol needs, and frames →
 //! events through the venue's pure parser ([`PublicState`]).
 
+use std::time::Duration;
+
 use crate::event::{Event, Timeframe};
 use crate::venue::bybit::control::Control;
 use crate::venue::bybit::public::{
@@ -45,6 +47,38 @@ pub fn interval(tf: Timeframe) -> Option<String> {
         s if s % 60 == 0 && MINUTES.contains(&(s / 60)) => Some((s / 60).to_string()),
         _ => None,
     }
+}
+
+/// Closed-candle intervals a kline topic may send nothing for before it is taken as
+/// stale: Bybit pushes a kline topic every 1–60 s and a venue replaying closed bars
+/// (the fake) once per interval, so three silent intervals is a channel that died.
+pub const KLINE_SILENT_INTERVALS: u32 = 3;
+
+/// How long `topic` may be silent, on a connection that is otherwise alive, before it
+/// is stale; `None` for topics without a cadence (trades and tickers of a quiet symbol
+/// can rightly say nothing for a long time). `kline_limit` overrides the kline limit.
+pub fn silence_limit(topic: &str, kline_limit: Option<Duration>) -> Option<Duration> {
+    let interval = topic.strip_prefix("kline.")?.split('.').next()?;
+    if let Some(limit) = kline_limit {
+        return Some(limit);
+    }
+    let minutes: u64 = match interval {
+        "D" => 1_440,
+        "W" => 10_080,
+        "M" => 44_640,
+        n => n.parse().ok()?,
+    };
+    Some(Duration::from_secs(
+        minutes * 60 * u64::from(KLINE_SILENT_INTERVALS),
+    ))
+}
+
+/// The `topic` of a data frame, read without parsing it (topics hold no escapes).
+pub fn frame_topic(frame: &str) -> Option<&str> {
+    const KEY: &str = "\"topic\":\"";
+    let start = frame.find(KEY)? + KEY.len();
+    let len = frame[start..].find('"')?;
+    Some(&frame[start..start + len])
 }
 
 /// What one frame gave the feed.
@@ -96,6 +130,28 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kline_topics_go_stale_after_three_intervals_others_never() {
+        let min = |m: u64| Some(Duration::from_secs(m * 60));
+        assert_eq!(silence_limit("kline.1.BTCUSDT", None), min(3));
+        assert_eq!(silence_limit("kline.240.BTCUSDT", None), min(720));
+        assert_eq!(silence_limit("kline.D.BTCUSDT", None), min(3 * 1_440));
+        assert_eq!(
+            silence_limit("kline.5.BTCUSDT", Some(Duration::from_millis(300))),
+            Some(Duration::from_millis(300))
+        );
+        assert_eq!(silence_limit("publicTrade.BTCUSDT", None), None);
+        assert_eq!(
+            silence_limit("tickers.BTCUSDT", Some(Duration::from_secs(1))),
+            None
+        );
+        assert_eq!(
+            frame_topic(r#"{"topic":"kline.1.BTCUSDT","type":"snapshot","data":[]}"#),
+            Some("kline.1.BTCUSDT")
+        );
+        assert_eq!(frame_topic(r#"{"success":true,"op":"pong"}"#), None);
+    }
 
     #[test]
     fn intervals_and_topics() {

@@ -10,6 +10,7 @@
 //! This module does I/O and reads the wall clock: market events carry the venue's
 //! timestamps (the parser sets them); bookkeeping events carry the receive time.
 
+pub mod backfill;
 pub mod bybit;
 pub mod capture;
 pub mod queue;
@@ -52,6 +53,13 @@ pub struct FeedConfig {
     pub max_topics_per_socket: usize,
     /// First and longest reconnect delay (exponential with jitter in between).
     pub backoff: (Duration, Duration),
+    /// How long a kline topic may send nothing while its socket is alive before it is
+    /// resubscribed (and, silent again, the socket reconnected); `None`:
+    /// [`bybit::KLINE_SILENT_INTERVALS`] intervals.
+    pub kline_silence: Option<Duration>,
+    /// The venue's REST base URL: closed candles missed while a socket was down are
+    /// fetched from it after the reconnect; `None`: they are recorded as gaps.
+    pub rest_url: Option<String>,
 }
 
 impl FeedConfig {
@@ -70,6 +78,8 @@ impl FeedConfig {
             ping_every: Duration::from_secs(20),
             max_topics_per_socket: 200,
             backoff: (Duration::from_millis(100), Duration::from_secs(10)),
+            kline_silence: None,
+            rest_url: None,
         }
     }
 }
@@ -159,6 +169,16 @@ impl Feed {
             kline: interval,
             tickers: config.tickers,
         };
+        let rest = match &config.rest_url {
+            Some(base) => Some(backfill::Rest {
+                http: reqwest::Client::builder()
+                    .timeout(backfill::REQUEST_TIMEOUT)
+                    .build()
+                    .map_err(|e| FeedError::Config(format!("http client: {e}")))?,
+                base: base.clone(),
+            }),
+            None => None,
+        };
         let shards = subscriptions::shard(&config.symbols, &topics, config.max_topics_per_socket);
         let queues = Arc::new(Queues::new(config.venue.clone(), config.queue_capacity));
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -174,6 +194,7 @@ impl Feed {
                     queues: queues.clone(),
                     capture: capture.clone(),
                     stop: stopped.clone(),
+                    rest: rest.clone(),
                 };
                 tokio::spawn(shard.run())
             })

@@ -3,9 +3,17 @@
 //! blackholed path or a silently stale stream), and reconnect with exponential backoff
 //! and jitter after any end — a close with code 1000 (venue maintenance) included.
 //! Each state change is reported as a bookkeeping event.
+//!
+//! A topic can also die alone: acked, the socket alive (pongs, other topics), and
+//! nothing more on it. Each topic with a cadence (klines: see
+//! [`super::bybit::silence_limit`]) is watched; silent past its limit, it is
+//! unsubscribed and subscribed again (a stderr line says why, a `resubscribed` event
+//! records it once acked); silent again after that, the socket is reconnected.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use backon::BackoffBuilder;
 use futures_util::{SinkExt, StreamExt};
@@ -14,12 +22,13 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::bybit::{Parsed, Parser};
+use super::backfill::{self, Rest, Series};
+use super::bybit::{Parsed, Parser, frame_topic, silence_limit};
 use super::capture::CaptureWriter;
 use super::subscriptions::Subscriptions;
 use super::{FeedConfig, Queues, now};
-use crate::event::{Connection, Event, Payload, Resubscribed};
-use crate::venue::bybit::control::{ping_message, subscribe_message};
+use crate::event::{Connection, Event, Payload, Resubscribed, Timestamp};
+use crate::venue::bybit::control::{ping_message, subscribe_message, unsubscribe_message};
 
 /// Largest message accepted: Bybit's biggest public frames (1024 trades, a 1000-level
 /// book snapshot) are well under this; anything larger is a fault, not data.
@@ -36,6 +45,75 @@ pub fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_FRAME))
 }
 
+impl Shard {
+    /// After a reconnect: every series this socket carried gets the closed candles it
+    /// missed from REST, or a `gap` event (and a line saying why) for what it could
+    /// not get.
+    async fn backfill(&self, series: &mut Series) {
+        let ns = crate::venue::bybit::Namespace::default();
+        for (symbol, tf, last) in series.tracked() {
+            let now = now();
+            let step = tf.nanos();
+            // Bars closed since the last seen, by our clock (a hint for a gap's size).
+            let closed_since = ((now.as_nanos() - last.as_nanos()) / step - 1).max(0);
+            let fetched = match &self.rest {
+                Some(rest) => backfill::fetch(rest, &ns, &symbol, tf, last, now).await,
+                None => Err("no REST URL to backfill from".to_string()),
+            };
+            let recv = super::now();
+            match fetched {
+                Ok(events) => {
+                    let mut candles = 0;
+                    let mut gaps = 0;
+                    let admitted: Vec<Event> = events
+                        .into_iter()
+                        .filter(|e| series.admit(e))
+                        .map(|mut e| {
+                            match e.payload {
+                                Payload::Gap(_) => gaps += 1,
+                                _ => candles += 1,
+                            }
+                            e.recv_ts = Some(recv);
+                            e
+                        })
+                        .collect();
+                    eprintln!(
+                        "ledger feed: {}: backfilled {candles} closed {tf} candle(s) of {symbol} over REST after the reconnect{}",
+                        self.stream(),
+                        match gaps {
+                            0 => String::new(),
+                            n => format!("; {n} gap(s) the venue could not fill"),
+                        }
+                    );
+                    self.queues.push(admitted);
+                }
+                Err(why) => {
+                    eprintln!(
+                        "ledger feed: {}: cannot backfill {symbol} {tf} candles after the reconnect ({why}): recorded as a gap of up to {closed_since} bar(s)",
+                        self.stream()
+                    );
+                    let mut gap = backfill::gap(
+                        &ns,
+                        &symbol,
+                        last,
+                        Timestamp::from_nanos(now.as_nanos() - now.as_nanos() % step),
+                        step,
+                        closed_since,
+                    );
+                    gap.recv_ts = Some(recv);
+                    self.queues.push([gap]);
+                }
+            }
+        }
+    }
+}
+
+/// An interval that never fires in practice (no topic is watched yet).
+fn far_interval() -> tokio::time::Interval {
+    let far = Duration::from_secs(365 * 24 * 3600);
+    tokio::time::interval_at(Instant::now() + far, far)
+}
+
 /// One socket task's inputs.
 pub(crate) struct Shard {
     pub index: usize,
@@ -44,6 +122,47 @@ pub(crate) struct Shard {
     pub queues: Arc<Queues>,
     pub capture: Option<Arc<CaptureWriter>>,
     pub stop: watch::Receiver<bool>,
+    /// Where missed closed candles are fetched after a reconnect; `None`: gap events.
+    pub rest: Option<Rest>,
+}
+
+/// When each watched topic of one connection last carried data.
+#[derive(Debug, Default)]
+struct Watch {
+    /// Topic → (its silence limit, last data or ack).
+    heard: BTreeMap<String, (Duration, Instant)>,
+    /// Topics resubscribed for silence on this connection and not heard from since.
+    revived: BTreeSet<String>,
+    /// Topics resubscribed for silence whose ack is still due (then: `resubscribed`).
+    awaiting_ack: BTreeSet<String>,
+}
+
+impl Watch {
+    fn heard(&mut self, topic: &str, at: Instant) {
+        if let Some((_, last)) = self.heard.get_mut(topic) {
+            *last = at;
+            self.revived.remove(topic);
+        }
+    }
+
+    /// The shortest limit, for how often to look (at least every 10 ms).
+    fn period(&self) -> Option<Duration> {
+        self.heard
+            .values()
+            .map(|(limit, _)| (*limit / 4).max(Duration::from_millis(10)))
+            .min()
+    }
+
+    /// Topics silent past their limit at `now`, with how long they have been silent.
+    fn stale(&self, now: Instant) -> Vec<(String, Duration)> {
+        self.heard
+            .iter()
+            .filter_map(|(t, (limit, last))| {
+                let silent = now.saturating_duration_since(*last);
+                (silent > *limit).then(|| (t.clone(), silent))
+            })
+            .collect()
+    }
 }
 
 /// Why a connection ended.
@@ -87,6 +206,7 @@ impl Shard {
         let mut delays = builder.build();
         let mut subs = Subscriptions::new(self.topics.clone());
         let mut parser = Parser::new();
+        let mut series = Series::default();
         let mut connected_before = false;
         loop {
             if *self.stop.borrow() {
@@ -112,7 +232,7 @@ impl Shard {
                         .fetch_sub(subs.current().len() as u64, Ordering::Relaxed);
                     subs.reset();
                     let end = self
-                        .session(ws, &mut subs, &mut parser, connected_before)
+                        .session(ws, &mut subs, &mut parser, &mut series, connected_before)
                         .await;
                     connected_before = true;
                     self.queues
@@ -154,6 +274,7 @@ impl Shard {
         ws: tokio_tungstenite::WebSocketStream<S>,
         subs: &mut Subscriptions,
         parser: &mut Parser,
+        series: &mut Series,
         reconnect: bool,
     ) -> (End, bool)
     where
@@ -168,6 +289,10 @@ impl Shard {
         {
             return (End::Lost(format!("subscribe send failed: {e}")), false);
         }
+        if reconnect {
+            // The subscribe is out: the venue's frames wait in the socket meanwhile.
+            self.backfill(series).await;
+        }
         let mut resubscribed = Vec::new();
         let mut ping = tokio::time::interval_at(
             Instant::now() + self.config.ping_every,
@@ -175,8 +300,40 @@ impl Shard {
         );
         let mut pings = 0u64;
         let mut deadline = Instant::now() + self.config.idle_timeout;
+        let mut watch = Watch::default();
+        let mut revivals = 0u64;
+        // Rebuilt whenever a topic is acked (its limit joins the watch).
+        let mut look = far_interval();
         loop {
             let msg = tokio::select! {
+                _ = look.tick() => {
+                    for (topic, silent) in watch.stale(Instant::now()) {
+                        if watch.revived.contains(&topic) {
+                            return (End::Lost(format!("topic {topic} stale: nothing for {silent:?} though resubscribed; the socket still answers")), got_data);
+                        }
+                        eprintln!(
+                            "ledger feed: {}: topic {topic} stale: nothing for {silent:?} while the socket is alive; resubscribing",
+                            self.stream()
+                        );
+                        revivals += 1;
+                        let topics = vec![topic.clone()];
+                        if let Err(e) = tx.send(Message::Text(unsubscribe_message(&format!("unsub-{revivals}"), &topics).into())).await {
+                            return (End::Lost(format!("unsubscribe send failed: {e}")), got_data);
+                        }
+                        if subs.forget(&topic) {
+                            self.queues.subscribed.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        watch.heard.remove(&topic);
+                        watch.revived.insert(topic.clone());
+                        watch.awaiting_ack.insert(topic);
+                    }
+                    if let Some((id, topics)) = subs.request()
+                        && let Err(e) = tx.send(Message::Text(subscribe_message(&id, &topics).into())).await
+                    {
+                        return (End::Lost(format!("subscribe send failed: {e}")), got_data);
+                    }
+                    continue;
+                }
                 _ = self.stop.changed() => {
                     let _ = tx.send(Message::Close(None)).await;
                     return (End::Stopped, got_data);
@@ -225,9 +382,13 @@ impl Shard {
                 eprintln!("ledger feed: {e}; capture stopped");
                 self.capture = None;
             }
+            if let Some(topic) = frame_topic(&text) {
+                watch.heard(topic, Instant::now());
+            }
             match parser.parse(&text) {
                 Ok(Parsed::Events(mut events)) => {
                     got_data = true;
+                    events.retain(|e| series.admit(e));
                     for e in &mut events {
                         e.recv_ts = Some(recv);
                     }
@@ -245,6 +406,26 @@ impl Shard {
                         .fetch_add(topics.len() as u64, Ordering::Relaxed);
                     if !success {
                         eprintln!("ledger feed: subscribe refused: {message}");
+                    }
+                    let acked = Instant::now();
+                    for topic in &topics {
+                        if let Some(limit) = silence_limit(topic, self.config.kline_silence) {
+                            watch.heard.insert(topic.clone(), (limit, acked));
+                        }
+                    }
+                    if let Some(period) = watch.period() {
+                        look = tokio::time::interval_at(acked + period, period);
+                    }
+                    let revived: Vec<String> = topics
+                        .iter()
+                        .filter(|t| watch.awaiting_ack.remove(*t))
+                        .cloned()
+                        .collect();
+                    if !revived.is_empty() {
+                        self.control(Payload::Resubscribed(Resubscribed {
+                            venue: self.config.venue.clone(),
+                            channels: revived,
+                        }));
                     }
                     resubscribed.extend(topics);
                     if reconnect && !resubscribed.is_empty() && subs.current() == subs.desired() {

@@ -82,6 +82,12 @@ impl Subscriptions {
         Some((id, todo))
     }
 
+    /// `topic` is acked but carries nothing (a silently stale channel): it is no longer
+    /// taken as current, so the next [`Self::request`] subscribes it again.
+    pub fn forget(&mut self, topic: &str) -> bool {
+        self.current.remove(topic)
+    }
+
     /// The venue answered `req_id`; returns the topics now current on success.
     pub fn acked(&mut self, req_id: Option<&str>, success: bool) -> Vec<String> {
         let Some(topics) = req_id.and_then(|id| self.pending.remove(id)) else {

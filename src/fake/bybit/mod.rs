@@ -12,8 +12,10 @@
 //!
 //! Faults a test injects through [`Control`]: clock skew, rate-limit answers (10006),
 //! dropped `execution` frames (REST still has the fill), a REST answer delayed while the
-//! private stream already tells the outcome, closing every socket, and silencing every
-//! socket without closing it.
+//! private stream already tells the outcome, closing every socket, silencing every
+//! socket without closing it, and silencing one public topic on the sockets that have
+//! it (a silently stale channel: pongs and other topics go on; a new subscribe to it
+//! works).
 
 pub mod auth;
 pub mod exchange;
@@ -110,6 +112,19 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// The bar forming now (the next to be pushed) as far as it has traded: its open
+    /// only. Bybit lists the forming candle first in `/v5/market/kline`.
+    pub fn forming_bar(&self, symbol: &str) -> Option<Bar> {
+        let bar = self.bars.get(symbol)?.get(self.next_bar)?;
+        Some(Bar {
+            high: bar.open,
+            low: bar.open,
+            close: bar.open,
+            volume: rust_decimal::Decimal::ZERO,
+            ..self.rebased(bar)
+        })
+    }
+
     pub fn interval(&self) -> &str {
         &self.interval
     }
@@ -130,9 +145,28 @@ pub(crate) struct Shared {
     pub kick: tokio::sync::watch::Sender<u64>,
     /// Bumped to make every open socket go silent (a blackholed path).
     pub stall: tokio::sync::watch::Sender<u64>,
+    /// Public topics muted, with the serial of the mute: a subscription older than it
+    /// gets nothing of that topic.
+    muted: Mutex<BTreeMap<String, u64>>,
+    /// Mutes so far (0: none, the fast path).
+    mute_serial: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
+    /// The mute serial a subscription made now carries.
+    pub fn mute_serial(&self) -> u64 {
+        self.mute_serial.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether a subscription to `topic` made at `serial` still gets its frames.
+    pub fn delivers(&self, topic: &str, serial: u64) -> bool {
+        if self.mute_serial() == 0 {
+            return true;
+        }
+        let muted = self.muted.lock().unwrap_or_else(|e| e.into_inner());
+        muted.get(topic).is_none_or(|m| *m <= serial)
+    }
+
     /// The state; a poisoned lock (a panicked handler) is still usable: every change
     /// is made whole under the lock before anything can panic.
     pub fn lock(&self) -> MutexGuard<'_, State> {
@@ -220,6 +254,8 @@ impl FakeBybit {
             private,
             kick,
             stall,
+            muted: Mutex::new(BTreeMap::new()),
+            mute_serial: std::sync::atomic::AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -331,6 +367,18 @@ impl Control {
     /// Every order the venue took, open or ended, in wire form.
     pub fn all_orders(&self) -> Vec<Value> {
         self.shared.lock().exchange.all_orders()
+    }
+
+    /// Stop sending public `topic` to every socket subscribed to it now, while they
+    /// stay open and everything else flows; a subscribe made afterwards gets it again.
+    pub fn mute_topic(&self, topic: &str) {
+        let mut muted = self.shared.muted.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = self
+            .shared
+            .mute_serial
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            + 1;
+        muted.insert(topic.to_string(), serial);
     }
 
     /// Trade `qty` of `symbol` on the account behind the client's back.

@@ -50,7 +50,12 @@ async fn handle(
                 "timeNano": (now as i128 * 1_000_000).to_string(),
             })),
             "/v5/market/instruments-info" => Ok(instruments(&state.exchange, param("symbol"))),
-            "/v5/market/kline" => kline(&state, param("symbol"), param("limit")),
+            "/v5/market/kline" => kline(
+                &state,
+                param("symbol"),
+                param("limit"),
+                (param("start"), param("end")),
+            ),
             "/v5/market/tickers" => Ok(tickers(&state.exchange, param("symbol"))),
             "/v5/market/funding/history" => Ok(json!({"category": "linear", "list": []})),
             _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
@@ -334,12 +339,24 @@ fn instruments(x: &super::Exchange, symbol: Option<String>) -> Value {
     json!({"category": "linear", "list": list, "nextPageCursor": ""})
 }
 
-/// Bars pushed so far, newest first, as string arrays.
+/// The forming bar, then the bars pushed so far, newest first, as string arrays;
+/// `start`/`end` (ms) bound the bars' open times, as Bybit's do.
 fn kline(
     state: &super::State,
     symbol: Option<String>,
     limit: Option<String>,
+    (start, end): (Option<String>, Option<String>),
 ) -> Result<Value, Refusal> {
+    let bound = |v: Option<String>| -> Result<Option<i64>, Refusal> {
+        v.map(|s| {
+            s.parse().map_err(|_| Refusal {
+                code: 10001,
+                msg: "params error: start/end must be ms".into(),
+            })
+        })
+        .transpose()
+    };
+    let (start, end) = (bound(start)?, bound(end)?);
     let symbol = symbol.ok_or(Refusal {
         code: 10001,
         msg: "params error: symbol is required".into(),
@@ -349,9 +366,10 @@ fn kline(
         .unwrap_or(200)
         .clamp(1, 1000);
     let list: Vec<Value> = state
-        .pushed_bars(&symbol)
-        .iter()
-        .rev()
+        .forming_bar(&symbol)
+        .into_iter()
+        .chain(state.pushed_bars(&symbol).into_iter().rev())
+        .filter(|b| start.is_none_or(|s| b.start_ms >= s) && end.is_none_or(|e| b.start_ms <= e))
         .take(limit)
         .map(|b| {
             json!([

@@ -3,7 +3,7 @@
 //! `args:[ts]`, the account topics). Frame and message sizes are capped as a venue
 //! does; a socket that falls too far behind is closed, not buffered without bound.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -48,7 +48,8 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, private: bool) {
     };
     let mut kick = shared.kick.subscribe();
     let mut stall = shared.stall.subscribe();
-    let mut topics: BTreeSet<String> = BTreeSet::new();
+    // Topic → the mute serial when it was subscribed.
+    let mut topics: BTreeMap<String, u64> = BTreeMap::new();
     let mut authed = false;
     loop {
         tokio::select! {
@@ -67,7 +68,8 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, private: bool) {
                 return;
             }
             frame = frames.recv() => match frame {
-                Ok(frame) if topics.contains(&frame.topic) && (authed || !private) => {
+                Ok(frame) if (authed || !private)
+                    && topics.get(&frame.topic).is_some_and(|at| shared.delivers(&frame.topic, *at)) => {
                     if socket.send(Message::Text(frame.text.into())).await.is_err() {
                         return;
                     }
@@ -101,7 +103,7 @@ fn answer(
     shared: &Shared,
     private: bool,
     authed: &mut bool,
-    topics: &mut BTreeSet<String>,
+    topics: &mut BTreeMap<String, u64>,
     conn_id: &str,
     now: i64,
 ) -> Value {
@@ -145,9 +147,13 @@ fn answer(
             }
             for topic in names {
                 match name {
-                    "subscribe" => topics.insert(topic.to_string()),
-                    _ => topics.remove(topic),
-                };
+                    "subscribe" => {
+                        topics.insert(topic.to_string(), shared.mute_serial());
+                    }
+                    _ => {
+                        topics.remove(topic);
+                    }
+                }
             }
             ack(true, "")
         }
