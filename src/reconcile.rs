@@ -40,6 +40,25 @@ pub struct Difference {
     pub corrected: bool,
 }
 
+impl std::fmt::Display for Difference {
+    /// One line for the operator: `Position bybit:linear:BTCUSDT: ledger …, venue … (corrected)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} {}: ledger {}, venue {} ({})",
+            self.scope,
+            self.subject,
+            self.ours,
+            self.theirs,
+            if self.corrected {
+                "corrected"
+            } else {
+                "recorded"
+            }
+        )
+    }
+}
+
 /// The events that record `snapshot` and repair every difference with `projection`,
 /// numbered from `first_seq` (the seq the snapshot will get), and the differences.
 /// Empty when the two agree.

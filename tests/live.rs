@@ -2,7 +2,6 @@
 //! signatures checked; then `ledger reconcile` repairing a change made behind the
 //! ledger's back.
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,12 +13,12 @@ use ledger::engine::{
 };
 use ledger::event::{Event, Mode, Payload};
 use ledger::executor::{Executor, parse_rules};
-use ledger::fake::bybit::{Account, AccountConfig, Bar, Config, FakeBybit, Instrument};
+use ledger::fake::bybit::FakeBybit;
 use ledger::log::{Ledger, Writer, WriterOptions};
 use ledger::strategy::{Play, PlayStrategy};
 use rust_decimal::Decimal;
 
-use crate::support::{Fixture, root};
+use crate::support::{Fixture, bundled_bars, fake_bybit, root};
 
 /// A secret no output, error or database byte may ever contain.
 const CANARY: &str = "canary-secret-7f3a9c1e55d0";
@@ -29,49 +28,8 @@ fn d(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-fn bars(n: usize) -> Vec<Bar> {
-    let text = std::fs::read_to_string(root().join("replay/btcusdt-1m.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .take(n)
-        .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split(',').collect();
-            Bar {
-                start_ms: 1_767_225_600_000 + i as i64 * 60_000,
-                len_ms: 60_000,
-                open: d(f[1]),
-                high: d(f[2]),
-                low: d(f[3]),
-                close: d(f[4]),
-                volume: d(f[5]),
-            }
-        })
-        .collect()
-}
-
 async fn fake() -> FakeBybit {
-    ledger::install_crypto();
-    let config = Config {
-        account: Account {
-            key: KEY.into(),
-            secret: CANARY.into(),
-        },
-        instruments: vec![Instrument {
-            symbol: "BTCUSDT".into(),
-            tick: d("0.1"),
-            lot: d("0.001"),
-            min_qty: d("0.001"),
-            min_notional: d("5"),
-            max_leverage: d("100"),
-        }],
-        bars: BTreeMap::from([("BTCUSDT".to_string(), bars(4_000))]),
-        account_config: AccountConfig::default(),
-        pace: None,
-    };
-    FakeBybit::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    fake_bybit(KEY, CANARY, bundled_bars(4_000)).await
 }
 
 /// What a test waits to see in the session's log lines.

@@ -2,63 +2,15 @@
 //! stream) through the simulated exchange, and a backtest over the recorded market
 //! events deciding exactly the same.
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ledger::fake::bybit::{Account, AccountConfig, Bar, Config, FakeBybit, Instrument};
-use rust_decimal::Decimal;
+use ledger::fake::bybit::{Bar, FakeBybit};
 
-use crate::support::{Fixture, root};
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
-
-/// The bundled BTCUSDT minute bars, as the fake serves them.
-fn bundled_bars(n: usize) -> Vec<Bar> {
-    let text = std::fs::read_to_string(root().join("replay/btcusdt-1m.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .take(n)
-        .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split(',').collect();
-            Bar {
-                start_ms: 1_767_225_600_000 + i as i64 * 60_000,
-                len_ms: 60_000,
-                open: d(f[1]),
-                high: d(f[2]),
-                low: d(f[3]),
-                close: d(f[4]),
-                volume: d(f[5]),
-            }
-        })
-        .collect()
-}
+use crate::support::{Fixture, bundled_bars, fake_bybit, root};
 
 async fn fake(bars: Vec<Bar>) -> FakeBybit {
-    ledger::install_crypto();
-    let config = Config {
-        account: Account {
-            key: "k".into(),
-            secret: "s".into(),
-        },
-        instruments: vec![Instrument {
-            symbol: "BTCUSDT".into(),
-            tick: d("0.1"),
-            lot: d("0.001"),
-            min_qty: d("0.001"),
-            min_notional: d("5"),
-            max_leverage: d("100"),
-        }],
-        bars: BTreeMap::from([("BTCUSDT".to_string(), bars)]),
-        account_config: AccountConfig::default(),
-        pace: None,
-    };
-    FakeBybit::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    fake_bybit("k", "s", bars).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,6 @@
 //! dropped redb write transaction is aborted), so what survives on disk is exactly
 //! what a killed process leaves: the last durable commit.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,13 +27,13 @@ use ledger::event::{
     StrategyId, Timestamp,
 };
 use ledger::executor::{Executor, parse_rules};
-use ledger::fake::bybit::{Account, AccountConfig, Bar, Config, FakeBybit, Instrument};
+use ledger::fake::bybit::FakeBybit;
 use ledger::feed::{Feed, FeedConfig};
 use ledger::log::{Ledger, Writer, WriterOptions};
 use ledger::strategy::{Play, PlayStrategy, PositionState, Strategy, StrategyError};
 use tokio::sync::Notify;
 
-use crate::support::{Fixture, root};
+use crate::support::{Fixture, bundled_bars, fake_bybit, root};
 
 const KEY: &str = "crash-test-key";
 const SECRET: &str = "crash-test-secret";
@@ -83,49 +82,8 @@ fn d(s: &str) -> rust_decimal::Decimal {
     s.parse().unwrap()
 }
 
-fn bars(n: usize) -> Vec<Bar> {
-    let text = std::fs::read_to_string(root().join("replay/btcusdt-1m.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .take(n)
-        .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split(',').collect();
-            Bar {
-                start_ms: 1_767_225_600_000 + i as i64 * 60_000,
-                len_ms: 60_000,
-                open: d(f[1]),
-                high: d(f[2]),
-                low: d(f[3]),
-                close: d(f[4]),
-                volume: d(f[5]),
-            }
-        })
-        .collect()
-}
-
 async fn fake() -> FakeBybit {
-    ledger::install_crypto();
-    let config = Config {
-        account: Account {
-            key: KEY.into(),
-            secret: SECRET.into(),
-        },
-        instruments: vec![Instrument {
-            symbol: "BTCUSDT".into(),
-            tick: d("0.1"),
-            lot: d("0.001"),
-            min_qty: d("0.001"),
-            min_notional: d("5"),
-            max_leverage: d("100"),
-        }],
-        bars: BTreeMap::from([("BTCUSDT".to_string(), bars(2_000))]),
-        account_config: AccountConfig::default(),
-        pace: None,
-    };
-    FakeBybit::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    fake_bybit(KEY, SECRET, bundled_bars(2_000)).await
 }
 
 /// The strategy, dying once it has decided its first intent (before commit).

@@ -126,3 +126,59 @@ impl Fixture {
 pub fn redact(text: &str, f: &Fixture) -> String {
     text.replace(f.dir.path().to_str().unwrap_or("<tmp>"), "[TMP]")
 }
+
+/// The bundled BTCUSDT minute bars (`replay/btcusdt-1m.csv`), the first `n`, as the
+/// fake Bybit serves them.
+pub fn bundled_bars(n: usize) -> Vec<ledger::fake::bybit::Bar> {
+    let dec = |s: &str| -> rust_decimal::Decimal { s.parse().expect("a decimal in the csv") };
+    let text = std::fs::read_to_string(root().join("replay/btcusdt-1m.csv")).expect("bundled bars");
+    text.lines()
+        .skip(1)
+        .take(n)
+        .enumerate()
+        .map(|(i, line)| {
+            let f: Vec<&str> = line.split(',').collect();
+            ledger::fake::bybit::Bar {
+                start_ms: 1_767_225_600_000 + i as i64 * 60_000,
+                len_ms: 60_000,
+                open: dec(f[1]),
+                high: dec(f[2]),
+                low: dec(f[3]),
+                close: dec(f[4]),
+                volume: dec(f[5]),
+            }
+        })
+        .collect()
+}
+
+/// A loopback fake Bybit on a free port: one BTCUSDT linear instrument (tick 0.1, lot
+/// 0.001, min notional 5), the default account, `bars` advanced by `Control::step`.
+pub async fn fake_bybit(
+    key: &str,
+    secret: &str,
+    bars: Vec<ledger::fake::bybit::Bar>,
+) -> ledger::fake::bybit::FakeBybit {
+    use ledger::fake::bybit::{Account, AccountConfig, Config, FakeBybit, Instrument};
+    let dec = |s: &str| -> rust_decimal::Decimal { s.parse().expect("a decimal") };
+    ledger::install_crypto();
+    let config = Config {
+        account: Account {
+            key: key.into(),
+            secret: secret.into(),
+        },
+        instruments: vec![Instrument {
+            symbol: "BTCUSDT".into(),
+            tick: dec("0.1"),
+            lot: dec("0.001"),
+            min_qty: dec("0.001"),
+            min_notional: dec("5"),
+            max_leverage: dec("100"),
+        }],
+        bars: std::collections::BTreeMap::from([("BTCUSDT".to_string(), bars)]),
+        account_config: AccountConfig::default(),
+        pace: None,
+    };
+    FakeBybit::start(config, "127.0.0.1:0".parse().expect("an address"))
+        .await
+        .expect("the fake starts on a free port")
+}

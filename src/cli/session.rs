@@ -226,18 +226,7 @@ where
                 .unwrap_or_else(crate::wall_clock::now);
             let differences = engine.reconcile(venue, now).await?;
             for d in &differences {
-                out.note(&format!(
-                    "reconcile: {:?} {}: ledger {}, venue {}{}",
-                    d.scope,
-                    d.subject,
-                    d.ours,
-                    d.theirs,
-                    if d.corrected {
-                        " (corrected)"
-                    } else {
-                        " (recorded)"
-                    }
-                ));
+                out.note(&format!("reconcile: {d}"));
             }
             engine.commit()?;
         }

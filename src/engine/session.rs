@@ -330,18 +330,7 @@ async fn reconcile<S: Strategy, B: SessionBackend>(
 ) -> Result<(), RunError> {
     let differences = engine.reconcile(venue, now).await?;
     for d in &differences {
-        log(format!(
-            "reconcile ({why}): {:?} {}: ledger {}, venue {}{}",
-            d.scope,
-            d.subject,
-            d.ours,
-            d.theirs,
-            if d.corrected {
-                " (corrected)"
-            } else {
-                " (recorded)"
-            }
-        ));
+        log(format!("reconcile ({why}): {d}"));
     }
     if differences.is_empty() {
         log(format!("reconcile ({why}): in sync with {venue}"));
