@@ -15,6 +15,7 @@ mod display;
 mod fake_bybit;
 mod funding;
 mod import_export;
+mod in_flight;
 mod ingest;
 mod integrity;
 mod live;

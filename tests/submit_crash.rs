@@ -452,15 +452,38 @@ fn crash_then_restart(point: Point) {
         })
         .map(|e| link(e["client_order_id"].as_str().unwrap()))
         .collect();
+    // Orders the venue refused at create time (a retCode) are not held there either; a
+    // reduce-only refusal would be a second exit sent while the first was working.
+    let refused: Vec<String> = of_type(&after, "order_rejected")
+        .iter()
+        .filter(|e| {
+            let reason = e["reason"].as_str().unwrap_or_default();
+            assert!(!reason.contains("110017"), "{point:?}: {e}\n{stderr}");
+            reason.starts_with("retCode")
+        })
+        .map(|e| link(e["client_order_id"].as_str().unwrap()))
+        .collect();
     let mut expected: Vec<String> = links
         .iter()
-        .filter(|l| !rejected_unseen.contains(l))
+        .filter(|l| !rejected_unseen.contains(l) && !refused.contains(l))
         .cloned()
         .collect();
     expected.sort();
+    let missing: Vec<&serde_json::Value> = after
+        .iter()
+        .filter(|e| {
+            e["client_order_id"]
+                .as_str()
+                .or(e["order_id"].as_str())
+                .is_some_and(|id| {
+                    let l = link(id);
+                    expected.contains(&l) != venue_links.contains(&l)
+                })
+        })
+        .collect();
     assert_eq!(
         venue_links, expected,
-        "{point:?}: one venue order per order the ledger sent"
+        "{point:?}: one venue order per order the ledger sent; the events of the odd ones:\n{missing:#?}\n{stderr}"
     );
     match point {
         Point::AfterCommitBeforeSend => {

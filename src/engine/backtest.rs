@@ -10,10 +10,14 @@
 //! 3. each intent is appended, then the executor's plan or skip; a plan's entry order
 //!    is appended as `order_submitted` *before* it is sent; its stop and target wait
 //!    until the entry fills (a reduce-only order with no position would be refused).
-//!    An intent is planned against the position as the log has it, less what the bar's
-//!    earlier exits and trims still working will take off: a reversal's entry, after
-//!    its exit, is planned as flat even when the exit fills only later (latency,
-//!    `NextOpen`).
+//!    An intent is planned against the position as the log has it, less what earlier
+//!    exits and trims still working will take off: a reversal's entry, after its
+//!    exit, is planned as flat even when the exit fills only later (latency,
+//!    `NextOpen`, a live venue's report still on its way), and a second exit while
+//!    the first is working finds nothing to reduce. An entry or add while an earlier
+//!    one is still working is skipped (`position_conflict`): a live venue reports a
+//!    fill after the next bar may already have been seen, and the position the log
+//!    has then is not yet the one the working order will leave.
 //!
 //! [`Engine::close_at_end`] (`ledger run --close-at-end`) sends, after the last event,
 //! an exit intent per open position through the same path.
@@ -120,6 +124,10 @@ pub struct Engine<'w, S, B> {
     aggregators: BTreeMap<PositionKey, BarAggregator>,
     /// Stops and targets waiting for their entry order to fill.
     brackets: BTreeMap<ClientOrderId, (PositionKey, Vec<OrderRequest>)>,
+    /// The entry, add, exit and trim orders sent per position and not yet seen to end
+    /// (pruned as they end), for planning against what they will leave. Protective
+    /// orders are not here: a resting stop or target must not block an exit.
+    working: BTreeMap<PositionKey, Vec<(ClientOrderId, IntentAction)>>,
     /// What each instrument's market events said, in one map so an event costs one
     /// lookup.
     markets: BTreeMap<PositionKey, MarketState>,
@@ -148,6 +156,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             options,
             aggregators: BTreeMap::new(),
             brackets: BTreeMap::new(),
+            working: BTreeMap::new(),
             markets: BTreeMap::new(),
             pending: Vec::new(),
             equity: EquityParts::default(),
@@ -232,6 +241,22 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         self.writer.commit()?;
         self.since_commit = 0;
         Ok(())
+    }
+
+    /// The orders whose venue answer is still due: a market order not yet ended (it
+    /// fills or is refused at once), or any order with a cancel or amend pending. A
+    /// resting limit or stop order is not: it may rest for days.
+    pub fn in_flight(&self) -> Vec<ClientOrderId> {
+        self.writer
+            .projection()
+            .orders()
+            .filter(|o| {
+                !o.state.is_terminal()
+                    && (o.prior_state.is_some()
+                        || (o.order_type == OrderType::Market && o.trigger_px.is_none()))
+            })
+            .map(|o| o.client_order_id.clone())
+            .collect()
     }
 
     /// The backend, for what the session loop asks of it directly (its readiness).
@@ -454,12 +479,8 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         };
         self.stats.bars += 1;
         let intents = self.strategy.on_bar(bar, &state)?;
-        // Exit and trim orders of this bar: a later intent of the bar (a reversal's
-        // entry) is planned against what they leave, filled or not yet.
-        let mut reducing: Vec<ClientOrderId> = Vec::new();
         for intent in intents {
-            self.carry_out(now, &key, intent, equity, &mut reducing)
-                .await?;
+            self.carry_out(now, &key, intent, equity).await?;
         }
         Ok(())
     }
@@ -503,22 +524,20 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 take_profit: None,
                 reason: "close at end".to_string(),
             };
-            self.carry_out(now, &key, intent, equity, &mut Vec::new())
-                .await?;
+            self.carry_out(now, &key, intent, equity).await?;
         }
         Ok(())
     }
 
     /// Append `intent`, then the executor's plan or skip, and send the plan's orders.
-    /// `reducing` holds the exit and trim orders planned before it on the same bar
-    /// (this one's are added).
+    /// It is planned against what the orders still working for `key` will leave (see
+    /// the module doc).
     async fn carry_out(
         &mut self,
         now: Timestamp,
         key: &PositionKey,
         intent: Intent,
         equity: Decimal,
-        reducing: &mut Vec<ClientOrderId>,
     ) -> Result<(), RunError> {
         self.stats.intents += 1;
         self.pending
@@ -531,6 +550,17 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             funding_rate: seen.and_then(|m| m.funding_rate),
             equity,
         };
+        let working = self.still_working(key);
+        let increasing = |a: &IntentAction| matches!(a, IntentAction::Entry | IntentAction::Add);
+        let busy = match increasing(&intent.action) {
+            true => working.iter().find(|(_, a)| increasing(a)),
+            false => None,
+        };
+        let reducing: Vec<ClientOrderId> = working
+            .iter()
+            .filter(|(_, a)| !increasing(a))
+            .map(|(id, _)| id.clone())
+            .collect();
         let held = self
             .writer
             .projection()
@@ -538,22 +568,36 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             .filter(|p| !p.qty.is_zero());
         let left = match reducing.is_empty() {
             true => None,
-            false => self.left_after(held, reducing),
+            false => self.left_after(held, &reducing),
         };
         let position = match &left {
             Some(left) => left.as_ref(),
             None => held,
         };
-        match self.executor.prepare(&intent, position, &market) {
+        let decision = match busy {
+            Some((id, action)) => Decision::Skip(crate::event::Skip {
+                intent_id: intent.intent_id.clone(),
+                venue: key.venue.clone(),
+                book: key.book.clone(),
+                instrument: key.instrument.clone(),
+                reason: SkipReason::PositionConflict,
+                detail: format!("{} order {id} is still working", action_name(action)),
+            }),
+            None => self.executor.prepare(&intent, position, &market),
+        };
+        match decision {
             Decision::Skip(skip) => {
                 *self.stats.skips.entry(skip.reason).or_default() += 1;
                 self.pending.push(Event::new(now, Payload::Skip(skip)));
             }
             Decision::Plan(plan) => {
                 self.stats.plans += 1;
-                if matches!(intent.action, IntentAction::Exit | IntentAction::Trim) {
-                    reducing.extend(plan.orders.iter().map(|o| o.client_order_id.clone()));
-                }
+                let sent = plan
+                    .orders
+                    .iter()
+                    .filter(|o| !matches!(o.role, OrderRole::StopLoss | OrderRole::TakeProfit))
+                    .map(|o| (o.client_order_id.clone(), intent.action));
+                self.working.entry(key.clone()).or_default().extend(sent);
                 self.pending
                     .push(Event::new(now, Payload::Plan(plan.clone())));
                 self.send_plan(now, key, plan.orders).await?;
@@ -562,6 +606,20 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
         self.drain_reports().await?;
         self.flush()?;
         Ok(())
+    }
+
+    /// The orders of `key` still working, once those that ended are forgotten.
+    fn still_working(&mut self, key: &PositionKey) -> Vec<(ClientOrderId, IntentAction)> {
+        let Some(orders) = self.working.get_mut(key) else {
+            return Vec::new();
+        };
+        let projection = self.writer.projection();
+        orders.retain(|(id, _)| projection.order(id).is_some_and(|o| !o.state.is_terminal()));
+        if orders.is_empty() {
+            self.working.remove(key);
+            return Vec::new();
+        }
+        orders.clone()
     }
 
     /// The position `held` less what the still-working orders of `reducing` will take
@@ -841,5 +899,15 @@ pub trait MarketDriven {
 impl MarketDriven for SimExchange {
     fn on_market(&mut self, event: &Event) {
         SimExchange::on_market(self, event);
+    }
+}
+
+/// An intent action as the log spells it, for skip details.
+fn action_name(action: &IntentAction) -> &'static str {
+    match action {
+        IntentAction::Entry => "entry",
+        IntentAction::Add => "add",
+        IntentAction::Trim => "trim",
+        IntentAction::Exit => "exit",
     }
 }

@@ -36,6 +36,10 @@ const BATCH_MAX: usize = 256;
 /// How often the backend's periodic work runs (see [`SessionBackend::housekeeping`]).
 const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long a stopping session waits for the answers to what it sent last (a market
+/// order's fill, a cancel's confirmation) before it says which are still out.
+const SETTLE_AT_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A source of a session's market and bookkeeping events, in arrival order.
 pub trait MarketFeed {
     /// The next event; `None` when the feed has ended for good. Must be cancel-safe
@@ -188,8 +192,81 @@ pub struct SessionCounts {
     pub reconciles: u64,
 }
 
-/// Run a session until the feed ends, a limit is reached, or `stop` completes.
+/// Run a session until the feed ends, a limit is reached, or `stop` completes; then
+/// wait (a bounded while) for the venue's answers to what is still in flight, so the
+/// log the session leaves holds the fill of its last market order, not a reconcile
+/// later.
 pub async fn run_session<S, B, F>(
+    engine: &mut Engine<'_, S, B>,
+    feed: &mut F,
+    stop: impl Future<Output = ()>,
+    limits: &SessionLimits,
+    counts: &mut SessionCounts,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<SessionEnd, RunError>
+where
+    S: Strategy,
+    B: SessionBackend,
+    F: MarketFeed,
+{
+    let end = run_until_end(engine, feed, stop, limits, counts, log).await?;
+    settle(engine, SETTLE_AT_STOP, log).await?;
+    Ok(end)
+}
+
+/// Poll reports (and the backend's periodic work, which settles unknown outcomes)
+/// until no order is in flight or `within` has passed; the ones still out are logged.
+async fn settle<S: Strategy, B: SessionBackend>(
+    engine: &mut Engine<'_, S, B>,
+    within: std::time::Duration,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<(), RunError> {
+    if engine.in_flight().is_empty() {
+        return Ok(());
+    }
+    let ready = engine.backend().reports_ready();
+    let deadline = tokio::time::Instant::now() + within;
+    let mut housekeeping = tokio::time::Instant::now() + HOUSEKEEPING_EVERY;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= housekeeping {
+            engine.backend_mut().housekeeping().await;
+            housekeeping = now + HOUSEKEEPING_EVERY;
+        }
+        engine.poll_reports().await?;
+        let (events, lines) = engine.backend_mut().take_bookkeeping();
+        for event in events {
+            engine.record(event)?;
+        }
+        lines.into_iter().for_each(&mut *log);
+        engine.commit()?;
+        let out = engine.in_flight();
+        if out.is_empty() {
+            return Ok(());
+        }
+        if now >= deadline {
+            let ids: Vec<String> = out.iter().map(ToString::to_string).collect();
+            log(format!(
+                "stopping with {} order(s) still unanswered after {} s: {}; the next \
+                 run or `ledger reconcile` settles them",
+                ids.len(),
+                within.as_secs(),
+                ids.join(", ")
+            ));
+            return Ok(());
+        }
+        let wait = (deadline.min(housekeeping)).saturating_duration_since(now);
+        let wait = wait.min(std::time::Duration::from_millis(50));
+        match &ready {
+            Some(ready) => {
+                let _ = tokio::time::timeout(wait, ready.notified()).await;
+            }
+            None => tokio::time::sleep(wait).await,
+        }
+    }
+}
+
+async fn run_until_end<S, B, F>(
     engine: &mut Engine<'_, S, B>,
     feed: &mut F,
     stop: impl Future<Output = ()>,
