@@ -47,6 +47,10 @@ const COMMIT_EVERY_EVENTS: u64 = 32 * 1024;
 /// streams without bars; it bounds the list by the number of positions.
 const DIRTY_KEYS_MAX: usize = 256;
 
+/// Snapshots a reconcile takes while reports keep arriving under it, before it
+/// gives up for this turn.
+const RECONCILE_LOOKS: usize = 3;
+
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -272,27 +276,47 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
     /// Reconcile with the venue now (seed 004 §3.2): its positions and open orders as an
     /// `exchange_snapshot`, then a drift and a correction per difference (see
     /// `crate::reconcile`), stamped `ts`. Nothing is appended when the two agree.
+    ///
+    /// A venue's snapshot can be ahead of its report stream (a fill the REST answer
+    /// counts and the stream has not pushed yet). Corrected as drift, that fill would
+    /// count twice once its report came. So a difference is believed only when the
+    /// backend's catch-up and a drain after the snapshot brought nothing new; when they
+    /// did, the snapshot is taken again. A venue that keeps moving under every look is
+    /// a retryable error: the session asks again at a later turn.
     pub async fn reconcile(
         &mut self,
         venue: &crate::event::Venue,
         ts: Timestamp,
     ) -> Result<Vec<crate::reconcile::Difference>, RunError> {
         self.drain_reports().await?;
-        let snapshot = crate::event::ExchangeSnapshot {
-            venue: venue.clone(),
-            positions: self.backend.positions().await?,
-            open_orders: self.backend.open_orders().await?,
-            balances: Vec::new(),
-        };
-        if !self.started {
-            self.start(ts)?;
+        for _ in 0..RECONCILE_LOOKS {
+            let snapshot = crate::event::ExchangeSnapshot {
+                venue: venue.clone(),
+                positions: self.backend.positions().await?,
+                open_orders: self.backend.open_orders().await?,
+                balances: Vec::new(),
+            };
+            if !self.started {
+                self.start(ts)?;
+            }
+            let first = self.next_seq()?;
+            let (events, differences) =
+                crate::reconcile::reconcile(self.writer.projection(), &snapshot, ts, first);
+            if !differences.is_empty() {
+                self.backend.catch_up("reconcile found differences").await?;
+                self.drain_reports().await?;
+                if self.next_seq()? != first {
+                    continue; // reports came: they may be the difference
+                }
+            }
+            self.pending.extend(events);
+            self.flush()?;
+            return Ok(differences);
         }
-        let first = self.next_seq()?;
-        let (events, differences) =
-            crate::reconcile::reconcile(self.writer.projection(), &snapshot, ts, first);
-        self.pending.extend(events);
-        self.flush()?;
-        Ok(differences)
+        Err(RunError::Backend(crate::backend::BackendError::retryable(
+            venue,
+            format!("reports kept arriving over {RECONCILE_LOOKS} snapshots; reconcile deferred"),
+        )))
     }
 
     /// Seq the next appended event will get (reconciliation numbers its events).

@@ -920,6 +920,16 @@ impl ExecutionBackend for BybitBackend {
     fn reports(&mut self) -> impl Future<Output = Result<Vec<Event>, BackendError>> + Send {
         self.do_reports()
     }
+
+    fn catch_up(&mut self, why: &str) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let why = why.to_string();
+        async move {
+            self.drain_inbox();
+            BybitBackend::catch_up(self, &why)
+                .await
+                .map_err(|e| backend_error(&self.ns, &e))
+        }
+    }
 }
 
 /// The venue matches on its own: market events change nothing here.
