@@ -134,22 +134,12 @@ impl ExecutionBackend for Lagging {
     }
 }
 
-/// Run the flip play over the bundled bars with reports `lag` events late; the log.
-fn session(lag: u64) -> Vec<Event> {
-    run(lag, Duration::ZERO, false)
-}
-
-/// The flip play over the bundled bars, reports held back `lag` events and `hold`;
-/// through a session's loop (the bars as a feed) when `as_session`.
-fn run(lag: u64, hold: Duration, as_session: bool) -> Vec<Event> {
-    let f = Fixture::empty();
-    let key = PositionKey::new("bybit", "linear", "BTCUSDT");
+/// The flip play on the simulated exchange behind `Lagging`, appending to `writer`.
+fn flip_engine(writer: &mut Writer, lag: u64, hold: Duration) -> Engine<'_, PlayStrategy, Lagging> {
     let rules_text = std::fs::read_to_string(root().join("replay/venues/bybit.yaml")).unwrap();
     let rules = parse_rules(&rules_text, "bybit.yaml").unwrap();
     let play = Play::parse(PLAY, "flip.yaml").unwrap();
     let timeframe = play.timeframe;
-    let ledger = Ledger::open_for_session(&f.db).unwrap();
-    let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
     let backend = Lagging {
         inner: SimExchange::new(SimConfig {
             exec_id_prefix: "sim-1-".into(),
@@ -167,13 +157,42 @@ fn run(lag: u64, hold: Duration, as_session: bool) -> Vec<Event> {
         initial_equity: Decimal::from_int(10_000),
         timeframe,
     };
-    let mut engine = Engine::new(
-        &mut writer,
+    Engine::new(
+        writer,
         PlayStrategy::new(play).unwrap(),
         Executor::new(vec![rules]),
         backend,
         options,
-    );
+    )
+}
+
+/// Every event of `ledger`, in seq order.
+fn logged(ledger: &Ledger) -> Vec<Event> {
+    let reader = ledger.reader().unwrap();
+    let head = reader.head().unwrap().seq;
+    let mut events = Vec::new();
+    reader
+        .for_each_event(1, head, |envelope| {
+            events.push(envelope.event.clone());
+            Ok(std::ops::ControlFlow::Continue(()))
+        })
+        .unwrap();
+    events
+}
+
+/// Run the flip play over the bundled bars with reports `lag` events late; the log.
+fn session(lag: u64) -> Vec<Event> {
+    run(lag, Duration::ZERO, false)
+}
+
+/// The flip play over the bundled bars, reports held back `lag` events and `hold`;
+/// through a session's loop (the bars as a feed) when `as_session`.
+fn run(lag: u64, hold: Duration, as_session: bool) -> Vec<Event> {
+    let f = Fixture::empty();
+    let key = PositionKey::new("bybit", "linear", "BTCUSDT");
+    let ledger = Ledger::open_for_session(&f.db).unwrap();
+    let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
+    let mut engine = flip_engine(&mut writer, lag, hold);
     let sources = [SourceSpec::Candles {
         key,
         path: root().join("replay/btcusdt-1m.csv"),
@@ -210,16 +229,7 @@ fn run(lag: u64, hold: Duration, as_session: bool) -> Vec<Event> {
         assert!(engine.in_flight().is_empty(), "{:?}", engine.in_flight());
     });
     engine.finish("end of data").unwrap();
-    let reader = ledger.reader().unwrap();
-    let head = reader.head().unwrap().seq;
-    let mut events = Vec::new();
-    reader
-        .for_each_event(1, head, |envelope| {
-            events.push(envelope.event.clone());
-            Ok(std::ops::ControlFlow::Continue(()))
-        })
-        .unwrap();
-    events
+    logged(&ledger)
 }
 
 /// Per order sent: what its intent did, in log order.
@@ -370,36 +380,9 @@ fn a_reconcile_while_a_fill_is_on_its_way_counts_it_once_not_as_drift() {
     // The venue's snapshot already holds the fill its report stream has not told yet.
     let f = Fixture::empty();
     let key = PositionKey::new("bybit", "linear", "BTCUSDT");
-    let rules_text = std::fs::read_to_string(root().join("replay/venues/bybit.yaml")).unwrap();
-    let rules = parse_rules(&rules_text, "bybit.yaml").unwrap();
-    let play = Play::parse(PLAY, "flip.yaml").unwrap();
-    let timeframe = play.timeframe;
     let ledger = Ledger::open_for_session(&f.db).unwrap();
     let mut writer = Writer::new(&ledger, WriterOptions::default()).unwrap();
-    let backend = Lagging {
-        inner: SimExchange::new(SimConfig {
-            exec_id_prefix: "sim-1-".into(),
-            ..SimConfig::default()
-        }),
-        lag: 3,
-        hold: Duration::ZERO,
-        seen: 0,
-        held: VecDeque::new(),
-    };
-    let options = EngineOptions {
-        mode: Mode::Paper,
-        config_hash: "test".into(),
-        params: Vec::new(),
-        initial_equity: Decimal::from_int(10_000),
-        timeframe,
-    };
-    let mut engine = Engine::new(
-        &mut writer,
-        PlayStrategy::new(play).unwrap(),
-        Executor::new(vec![rules]),
-        backend,
-        options,
-    );
+    let mut engine = flip_engine(&mut writer, 3, Duration::ZERO);
     let sources = [SourceSpec::Candles {
         key: key.clone(),
         path: root().join("replay/btcusdt-1m.csv"),
@@ -455,14 +438,9 @@ fn a_reconcile_while_a_fill_is_on_its_way_counts_it_once_not_as_drift() {
         .unwrap_or_default();
     assert_eq!(ours, theirs);
     engine.finish("end of data").unwrap();
-    let reader = ledger.reader().unwrap();
-    let head = reader.head().unwrap().seq;
-    let mut drift = 0;
-    reader
-        .for_each_event(1, head, |envelope| {
-            drift += usize::from(matches!(envelope.event.payload, Payload::DriftDetected(_)));
-            Ok(std::ops::ControlFlow::Continue(()))
-        })
-        .unwrap();
+    let drift = logged(&ledger)
+        .iter()
+        .filter(|e| matches!(e.payload, Payload::DriftDetected(_)))
+        .count();
     assert_eq!(drift, 0);
 }

@@ -234,11 +234,7 @@ async fn settle<S: Strategy, B: SessionBackend>(
             housekeeping = now + HOUSEKEEPING_EVERY;
         }
         engine.poll_reports().await?;
-        let (events, lines) = engine.backend_mut().take_bookkeeping();
-        for event in events {
-            engine.record(event)?;
-        }
-        lines.into_iter().for_each(&mut *log);
+        record_bookkeeping(engine, log)?;
         engine.commit()?;
         let out = engine.in_flight();
         if out.is_empty() {
@@ -333,12 +329,7 @@ where
                 }
             }
         }
-        let (events, lines) = engine.backend_mut().take_bookkeeping();
-        for event in events {
-            counts.bookkeeping += 1;
-            engine.record(event)?;
-        }
-        lines.into_iter().for_each(&mut *log);
+        counts.bookkeeping += record_bookkeeping(engine, log)?;
         if let Some(venue) = &venue {
             let now = engine.backend().venue_now();
             let why = match engine.backend_mut().take_reconcile_due() {
@@ -413,6 +404,20 @@ async fn reconcile<S: Strategy, B: SessionBackend>(
         log(format!("reconcile ({why}): in sync with {venue}"));
     }
     Ok(())
+}
+
+/// Append the backend's bookkeeping events and log its lines; how many events.
+fn record_bookkeeping<S: Strategy, B: SessionBackend>(
+    engine: &mut Engine<'_, S, B>,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Result<u64, RunError> {
+    let (events, lines) = engine.backend_mut().take_bookkeeping();
+    let n = events.len() as u64;
+    for event in events {
+        engine.record(event)?;
+    }
+    lines.into_iter().for_each(&mut *log);
+    Ok(n)
 }
 
 enum Step {
