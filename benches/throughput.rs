@@ -11,7 +11,7 @@
 //! scale with it, rate and memory targets do not. `LEDGER_BENCH_ONLY` (default: all)
 //! runs only the sections named in it, a comma-separated list of `append`, `ingest`, `log`
 //! (sections 2–6, which share one imported log), `fills` (4b), `backtest` (7 and 8), `backtest1` (7),
-//! `backtest10` (8) and `restart` (9):
+//! `backtest10` (8), `restart` (9) and `latency` (10):
 //!
 //! ```text
 //! LEDGER_BENCH_ONLY=backtest cargo bench --bench throughput        # the backtests only
@@ -51,6 +51,10 @@
 //!    999,999 events after its last checkpoint): open, `Writer::resume`, every
 //!    submitted client id (`Reader::submitted_ids`), the orders to restore; median of
 //!    3 (< 1 s), with the split and what `Writer::new` and a scan would cost.
+//! 10. **latency**, tick to order: the release binary in a live session against the
+//!     loopback fake Bybit, one market order per closing bar, 400 bars 150 ms apart;
+//!     bar frame sent → `/v5/order/create` at the fake, outbox commit included: p50,
+//!     p99 (≤ 2 ms), max.
 //!
 //! Inputs are generated once under `target/bench-data/` (keyed by size) and reused;
 //! scratch ledgers go to a temporary directory there (on the same disk as the data,
@@ -64,6 +68,8 @@ mod backtest;
 mod cli;
 #[path = "throughput/ingest.rs"]
 mod ingest;
+#[path = "throughput/latency.rs"]
+mod latency;
 #[path = "throughput/report.rs"]
 mod report;
 #[path = "throughput/restart.rs"]
@@ -96,6 +102,8 @@ const IMPORT_LINES: f64 = 10_000_000.0;
 const INGEST_TRADES: f64 = 2_000_000.0;
 /// Events of the restart ledger at scale 1.
 const RESTART_EVENTS: f64 = 10_000_000.0;
+/// Orders timed in the tick-to-order run at scale 1 (150 ms apart).
+const LATENCY_BARS: f64 = 400.0;
 /// One year of 1-minute bars.
 const YEAR_BARS: f64 = 525_600.0;
 
@@ -157,6 +165,14 @@ fn run() -> Result<()> {
     }
     if only.runs("backtest10") {
         backtest::ten_instruments(&backtests, bars, scale, &mut report)?;
+    }
+    if only.runs("latency") {
+        latency::run(
+            &bin,
+            tmp.path(),
+            count(LATENCY_BARS, scale).max(20) as usize,
+            &mut report,
+        )?;
     }
     if only.runs("restart") {
         restart::run(&data_dir, count(RESTART_EVENTS, scale), &mut report)?;
@@ -221,7 +237,7 @@ struct Only(Option<Vec<String>>);
 
 impl Only {
     /// Section names this binary knows; `backtest` stands for both backtests.
-    const SECTIONS: [&'static str; 8] = [
+    const SECTIONS: [&'static str; 9] = [
         "append",
         "ingest",
         "log",
@@ -230,6 +246,7 @@ impl Only {
         "backtest1",
         "backtest10",
         "restart",
+        "latency",
     ];
 
     fn from_env() -> Result<Only> {

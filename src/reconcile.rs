@@ -15,13 +15,15 @@
 //! What is compared: position sizes (an average price the venue rounds differently is
 //! not a drift; a size is), our open orders the venue does not hold (closed), the
 //! venue's open orders we do not know (reported as external; the ledger cannot invent
-//! their history), and balances.
+//! their history), and balances. A balance the ledger was never told (a new ledger:
+//! Bybit's `wallet` topic sends no snapshot on subscribe) is learned, as a `balance`
+//! event, not called drift: there was no belief to differ from.
 
 use std::collections::BTreeMap;
 
 use crate::event::{
-    Correction, CorrectionApplied, Decimal, DriftDetected, DriftScope, Event, ExchangeSnapshot,
-    Payload, PositionKey, Seq, Timestamp, Venue,
+    Balance, Correction, CorrectionApplied, Decimal, DriftDetected, DriftScope, Event,
+    ExchangeSnapshot, Payload, PositionKey, Seq, Timestamp, Venue,
 };
 use crate::reduce::{OrderState, Projection};
 
@@ -72,9 +74,12 @@ pub fn reconcile(
     let mut found: Vec<(DriftDetected, Option<Correction>)> = Vec::new();
     positions(projection, snapshot, &mut found);
     orders(projection, snapshot, &mut found);
-    balances(projection, snapshot, &mut found);
+    let learned = balances(projection, snapshot, &mut found);
+    let learned = learned
+        .into_iter()
+        .map(|b| Event::new(ts, Payload::Balance(b)));
     if found.is_empty() {
-        return (Vec::new(), Vec::new());
+        return (learned.collect(), Vec::new());
     }
     let mut events = vec![Event::new(ts, Payload::ExchangeSnapshot(snapshot.clone()))];
     let mut differences = Vec::new();
@@ -107,6 +112,7 @@ pub fn reconcile(
             ));
         }
     }
+    events.extend(learned);
     (events, differences)
 }
 
@@ -274,20 +280,31 @@ fn orders(
     }
 }
 
+/// Balance drifts into `found`; the balances the ledger never knew, to be learned.
 fn balances(
     projection: &Projection,
     snapshot: &ExchangeSnapshot,
     found: &mut Vec<(DriftDetected, Option<Correction>)>,
-) {
+) -> Vec<Balance> {
     let venue = &snapshot.venue;
     let mut theirs: Vec<_> = snapshot.balances.iter().collect();
     theirs.sort_by(|a, b| a.asset.cmp(&b.asset));
+    let mut learned = Vec::new();
     for b in theirs {
         let ours = projection
             .balances()
             .find(|((v, a), _)| v == venue && *a == b.asset)
             .map(|(_, total)| *total);
-        if ours == Some(b.total) {
+        let Some(ours) = ours else {
+            learned.push(Balance {
+                venue: venue.clone(),
+                asset: b.asset.clone(),
+                total: b.total,
+                available: None,
+            });
+            continue;
+        };
+        if ours == b.total {
             continue;
         }
         found.push((
@@ -295,7 +312,7 @@ fn balances(
                 venue,
                 DriftScope::Balance,
                 b.asset.to_string(),
-                ours.map_or_else(|| "none".to_string(), |t| t.to_string()),
+                ours.to_string(),
                 b.total.to_string(),
                 "balance differs",
             ),
@@ -305,6 +322,7 @@ fn balances(
             }),
         ));
     }
+    learned
 }
 
 #[cfg(test)]
@@ -379,11 +397,14 @@ mod tests {
                 "drift_detected",
                 "correction_applied",
                 "drift_detected",
-                "drift_detected",
-                "correction_applied"
+                "balance"
             ]
         );
-        assert_eq!(diffs.len(), 4);
+        assert_eq!(
+            diffs.len(),
+            3,
+            "a balance never known is learned: {diffs:?}"
+        );
         assert_eq!(diffs[0].ours, "0.01 @ 42000");
         assert_eq!(diffs[0].theirs, "0.03 @ 42000");
         assert!(
@@ -413,6 +434,35 @@ mod tests {
         let snap = snapshot("0.03", Vec::new(), "1000");
         assert_eq!(
             reconcile(&projection, &snap, ts, 20),
+            (Vec::new(), Vec::new())
+        );
+    }
+
+    #[test]
+    fn a_known_balance_the_venue_disagrees_with_is_drift_set_to_the_venues() {
+        const BALANCE: &str = r#"{"type":"balance","ts":"2026-01-05T00:00:00Z","venue":"bybit","asset":"USDT","total":"900"}"#;
+        let mut projection = fold(&[FILL, BALANCE]);
+        let snap = snapshot("0.01", Vec::new(), "1000.5");
+        let ts = Timestamp::from_nanos(1);
+        let (events, diffs) = reconcile(&projection, &snap, ts, 3);
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert_eq!(diffs[0].scope, DriftScope::Balance);
+        assert_eq!(
+            (diffs[0].ours.as_str(), diffs[0].theirs.as_str()),
+            ("900", "1000.5")
+        );
+        let kinds: Vec<&str> = events.iter().map(|e| e.payload.kind()).collect();
+        assert_eq!(
+            kinds,
+            ["exchange_snapshot", "drift_detected", "correction_applied"]
+        );
+        for (i, e) in events.iter().enumerate() {
+            projection.apply_event(3 + i as u64, e).unwrap();
+        }
+        let total = projection.balances().next().map(|(_, t)| *t);
+        assert_eq!(total, Some("1000.5".parse().unwrap()));
+        assert_eq!(
+            reconcile(&projection, &snap, ts, 6),
             (Vec::new(), Vec::new())
         );
     }

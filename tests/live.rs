@@ -147,12 +147,57 @@ async fn a_live_session_trades_on_the_venue_and_reconcile_repairs_an_outside_cha
     assert_eq!(second["reports_caught_up"], 0, "{second}");
     assert_eq!(second["head_seq"], head, "{second}");
 
+    // Money moved with no `wallet` push: the balance the ledger holds is drift,
+    // corrected to the venue's, and a reconcile after that is in sync again.
+    let before = usdt_balance(&db);
+    control.credit_silently(d("250"));
+    let (third, _) = reconcile(&venue, &db);
+    assert_eq!(third["in_sync"], false, "{third}");
+    let balance = &third["differences"][0];
+    assert_eq!(balance["scope"], "balance", "{third}");
+    assert_eq!(balance["subject"], "USDT", "{third}");
+    let figure = |v: &serde_json::Value| d(v.as_str().unwrap());
+    assert_eq!(figure(&balance["ledger"]), before, "{third}");
+    assert_eq!(figure(&balance["venue"]), before + d("250"), "{third}");
+    assert_eq!(usdt_balance(&db), before + d("250"));
+    let (fourth, _) = reconcile(&venue, &db);
+    assert_eq!(fourth["in_sync"], true, "{fourth}");
+    assert_eq!(fourth["head_seq"], third["head_seq"], "{fourth}");
+
     f.run(&["verify", "--db", db.to_str().unwrap()]).ok();
     let bytes = std::fs::read(&db).unwrap();
     assert!(
         !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
         "the secret reached the database"
     );
+}
+
+/// The USDT balance the ledger's projection holds (the session learned it, the
+/// `wallet` stream kept it).
+fn usdt_balance(db: &std::path::Path) -> Decimal {
+    let ledger = Ledger::open_to_read(db).unwrap();
+    let reader = ledger.reader().unwrap();
+    let head = reader.head().unwrap().seq;
+    let mut total = None;
+    reader
+        .for_each_event(1, head, |e| {
+            match &e.event.payload {
+                Payload::Balance(b) if b.asset.as_str() == "USDT" => {
+                    total = Some(d(&b.total.to_string()))
+                }
+                Payload::CorrectionApplied(c) => {
+                    if let ledger::event::Correction::SetBalance { asset, total: t } = &c.correction
+                        && asset.as_str() == "USDT"
+                    {
+                        total = Some(d(&t.to_string()));
+                    }
+                }
+                _ => {}
+            }
+            Ok(std::ops::ControlFlow::Continue(()))
+        })
+        .unwrap();
+    total.expect("the ledger holds a USDT balance")
 }
 
 /// The drift events committed so far: (subject, venue's value).
@@ -279,12 +324,15 @@ async fn a_session_reconciles_after_a_reconnect_and_periodically() {
                 }),
             )
             .await;
+            // The trade and its fee: the position and the wallet push were both
+            // lost with the path.
             let first = drifts(&ledger);
-            assert_eq!(first.len(), 1, "{first:?}");
+            assert_eq!(first.len(), 2, "{first:?}");
             assert!(
                 first[0].0.contains("BTCUSDT") && first[0].1.contains("0.25"),
                 "{first:?}"
             );
+            assert_eq!(first[1].0, "USDT", "{first:?}");
             // On a healthy stream, a fill frame is lost (REST keeps it).
             control.drop_executions(1);
             control.external_trade("BTCUSDT", false, d("0.1"));
@@ -323,10 +371,14 @@ async fn a_session_reconciles_after_a_reconnect_and_periodically() {
     engine.finish("test over").unwrap();
     drop(writer);
     let all = drifts(&ledger);
-    assert_eq!(all.len(), 2, "one drift per outside trade: {all:?}");
-    assert!(all[1].1.contains("0.15"), "{all:?}");
-    assert_eq!(count_kind(&ledger, "correction_applied"), 2);
-    assert_eq!(count_kind(&ledger, "drift_detected"), 2);
+    // One position drift per outside trade; the second one's wallet push came.
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(
+        all[2].0.contains("BTCUSDT") && all[2].1.contains("0.15"),
+        "{all:?}"
+    );
+    assert_eq!(count_kind(&ledger, "correction_applied"), 3);
+    assert_eq!(count_kind(&ledger, "drift_detected"), 3);
     let after: Vec<String> = {
         let reader = ledger.reader().unwrap();
         let mut kinds = Vec::new();

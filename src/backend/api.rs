@@ -11,8 +11,8 @@
 use std::future::Future;
 
 use crate::event::{
-    ClientOrderId, Decimal, Event, OrderSubmitted, PlannedOrder, PositionKey, SnapshotOrder,
-    SnapshotPosition, Timestamp, Venue,
+    ClientOrderId, Decimal, Event, OrderSubmitted, PlannedOrder, PositionKey, SnapshotBalance,
+    SnapshotOrder, SnapshotPosition, Timestamp, Venue,
 };
 
 /// One order for a venue: the instrument and what to send.
@@ -123,6 +123,13 @@ pub trait ExecutionBackend {
     /// The venue's non-flat positions, for reconciliation.
     fn positions(&self)
     -> impl Future<Output = Result<Vec<SnapshotPosition>, BackendError>> + Send;
+
+    /// The venue's account balances, for reconciliation. A backend that reports no
+    /// balances (the simulated exchange keeps equity, not a wallet) has none to
+    /// compare, so nothing is said about them.
+    fn balances(&self) -> impl Future<Output = Result<Vec<SnapshotBalance>, BackendError>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
 
     /// Account equity in the quote currency, unrealized PnL included.
     fn equity(&self) -> impl Future<Output = Result<Decimal, BackendError>> + Send;

@@ -79,7 +79,7 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             venue: venue.clone(),
             positions: backend.positions().await?,
             open_orders: backend.open_orders().await?,
-            balances: Vec::new(),
+            balances: backend.balances().await?,
         };
         let now = backend.venue_now();
         let (events, differences) =

@@ -141,8 +141,11 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             .then(|| std::time::Duration::from_secs(args.reconcile_every)),
     };
     crate::install_crypto();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread: a frame is read, parsed, decided on, committed and its order
+    // written to the socket without a hand-off between threads (each costs a
+    // wake-up on the tick-to-order path). The engine awaits between events, so the
+    // streams' reads and heartbeats run there.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let strategy = PlayStrategy::new(play)?;

@@ -294,7 +294,7 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
                 venue: venue.clone(),
                 positions: self.backend.positions().await?,
                 open_orders: self.backend.open_orders().await?,
-                balances: Vec::new(),
+                balances: self.backend.balances().await?,
             };
             if !self.started {
                 self.start(ts)?;

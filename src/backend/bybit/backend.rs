@@ -29,7 +29,7 @@ use crate::backend::{BackendError, ExecutionBackend, OrderRequest};
 use crate::engine::MarketDriven;
 use crate::event::{
     ClientOrderId, ClockOffset, Decimal, Event, OrderRejected, OrderRequestRejected,
-    OrderSubmitted, Payload, SnapshotOrder, SnapshotPosition, Symbol, Timestamp,
+    OrderSubmitted, Payload, SnapshotBalance, SnapshotOrder, SnapshotPosition, Symbol, Timestamp,
 };
 use crate::executor::InstrumentRules;
 use crate::reduce::{OrderState, Projection};
@@ -839,6 +839,15 @@ impl BybitBackend {
         }
     }
 
+    /// Every coin of the Unified account, as the `wallet` topic reports them (wallet
+    /// balance, not equity), so a session whose stream kept up finds no difference.
+    async fn do_balances(&self) -> Result<Vec<SnapshotBalance>, BackendError> {
+        let req = Request::get("/v5/account/wallet-balance", &[("accountType", "UNIFIED")]);
+        let body = self.get(&req).await?;
+        let page = parse_wallets(&body).map_err(|e| self.parse_error(req.path, e))?;
+        Ok(page.items.iter().flat_map(|w| w.to_snapshot()).collect())
+    }
+
     async fn do_equity(&self) -> Result<Decimal, BackendError> {
         let req = Request::get(
             "/v5/account/wallet-balance",
@@ -911,6 +920,10 @@ impl ExecutionBackend for BybitBackend {
         &self,
     ) -> impl Future<Output = Result<Vec<SnapshotPosition>, BackendError>> + Send {
         self.do_positions()
+    }
+
+    fn balances(&self) -> impl Future<Output = Result<Vec<SnapshotBalance>, BackendError>> + Send {
+        self.do_balances()
     }
 
     fn equity(&self) -> impl Future<Output = Result<Decimal, BackendError>> + Send {

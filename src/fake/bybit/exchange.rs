@@ -753,6 +753,11 @@ impl Exchange {
             .collect()
     }
 
+    /// Add `amount` (negative: take) to the USDT wallet balance.
+    pub fn credit(&mut self, amount: Decimal) {
+        self.balance += amount;
+    }
+
     /// The wallet for `/v5/account/wallet-balance`.
     pub fn wallet(&self) -> Value {
         let upl: Decimal = self

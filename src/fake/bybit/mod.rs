@@ -150,6 +150,9 @@ pub(crate) struct Shared {
     muted: Mutex<BTreeMap<String, u64>>,
     /// Mutes so far (0: none, the fast path).
     mute_serial: std::sync::atomic::AtomicU64,
+    /// When each `/v5/order/create` reached the handler: the far end of a
+    /// tick-to-order latency measured against the fake.
+    pub create_arrivals: Mutex<Vec<std::time::Instant>>,
 }
 
 impl Shared {
@@ -256,6 +259,7 @@ impl FakeBybit {
             stall,
             muted: Mutex::new(BTreeMap::new()),
             mute_serial: std::sync::atomic::AtomicU64::new(0),
+            create_arrivals: Mutex::new(Vec::new()),
         });
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -364,6 +368,12 @@ impl Control {
         self.shared.stall.send_modify(|n| *n += 1);
     }
 
+    /// When each order create request arrived (taken or refused), oldest first.
+    pub fn create_arrivals(&self) -> Vec<std::time::Instant> {
+        let arrivals = self.shared.create_arrivals.lock();
+        arrivals.unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Every order the venue took, open or ended, in wire form.
     pub fn all_orders(&self) -> Vec<Value> {
         self.shared.lock().exchange.all_orders()
@@ -379,6 +389,12 @@ impl Control {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
             + 1;
         muted.insert(topic.to_string(), serial);
+    }
+
+    /// Move `amount` USDT into (or out of) the wallet with no `wallet` push: a
+    /// transfer the client's stream never heard of, for reconciliation to find.
+    pub fn credit_silently(&self, amount: rust_decimal::Decimal) {
+        self.shared.lock().exchange.credit(amount);
     }
 
     /// Trade `qty` of `symbol` on the account behind the client's back.

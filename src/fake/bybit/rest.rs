@@ -31,6 +31,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == Method::POST && uri.path() == "/v5/order/create" {
+        let arrived = std::time::Instant::now();
+        let mut arrivals = shared
+            .create_arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        arrivals.push(arrived);
+    }
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let params: Vec<(String, String)> = query_pairs(&query);
