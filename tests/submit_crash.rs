@@ -554,3 +554,112 @@ fn a_crash_after_the_send_before_the_answer_finds_the_order_by_its_link_id() {
 fn a_crash_after_the_answer_before_its_report_catches_the_report_up_once() {
     crash_then_restart(Point::AfterAnswerBeforeReport);
 }
+
+/// Enters long with a stop far below (it never triggers) and never exits.
+const PLAY_WITH_STOP: &str = r#"
+id: guarded
+instruments: [bybit:linear:BTCUSDT]
+timeframe: 1m
+features:
+  fast: { ema: 2 }
+  slow: { ema: 5 }
+warmup: auto
+cases:
+  - when: ["position == 0", "fast > slow"]
+    then:
+      action: entry
+      side: buy
+      size: { equity_fraction: "0.1" }
+      order: market
+      stop_loss: "slow * 0.5"
+      reason: up
+"#;
+
+/// A stop is sent once its entry has filled. The venue filled the entry, the process
+/// died before it heard so, so the stop was never sent, and it lived only in the
+/// engine's memory. The restarted session must read it back from the plan in the log
+/// and send it, sized to the fill, exactly once.
+#[test]
+fn a_stop_whose_entry_filled_as_the_session_died_is_sent_after_the_restart() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let venue = runtime.block_on(fake());
+    let f = Fixture::empty();
+    let db = f.dir.path().join("live.redb");
+    let play: PathBuf = f.dir.path().join("guarded.yaml");
+    std::fs::write(&play, PLAY_WITH_STOP).unwrap();
+    let died = dying_session(&venue, &db, &play, Point::AfterAnswerBeforeReport);
+    assert!(died.starts_with("injected crash"), "{died}");
+
+    let before = events(&f, &db);
+    let plans = of_type(&before, "plan");
+    assert_eq!(plans.len(), 1, "{plans:#?}");
+    let role_of = |role: &str| -> String {
+        plans[0]["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["role"] == role)
+            .unwrap_or_else(|| panic!("no {role} in {}", plans[0]))["client_order_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (entry, stop) = (role_of("entry"), role_of("stop_loss"));
+    let submitted = |events: &[serde_json::Value]| -> Vec<String> {
+        of_type(events, "order_submitted")
+            .iter()
+            .map(|e| e["client_order_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        submitted(&before),
+        std::slice::from_ref(&entry),
+        "the stop waits for the fill"
+    );
+
+    let stderr = restarted_session(&venue, &db, &play, 5);
+
+    let after = events(&f, &db);
+    let sent = submitted(&after);
+    assert_eq!(
+        sent.iter().filter(|id| **id == stop).count(),
+        1,
+        "the stop, once:\n{sent:?}\n{stderr}"
+    );
+    let filled: rust_decimal::Decimal = of_type(&after, "fill")
+        .iter()
+        .filter(|e| e["order_id"] == entry.as_str())
+        .map(|e| d(e["qty"].as_str().unwrap()))
+        .sum();
+    assert!(!filled.is_zero(), "{stderr}");
+    let stop_submitted = of_type(&after, "order_submitted")
+        .into_iter()
+        .find(|e| e["client_order_id"] == stop.as_str())
+        .unwrap();
+    assert_eq!(d(stop_submitted["qty"].as_str().unwrap()), filled);
+    let started = of_type(&after, "session_started");
+    assert!(
+        started
+            .last()
+            .unwrap()
+            .to_string()
+            .contains(&format!("{stop} after {entry}")),
+        "the restart says what it took over: {}",
+        started.last().unwrap()
+    );
+    let link = ledger::venue::bybit::wire::link_id(&ClientOrderId::from(stop.as_str())).to_string();
+    let at_venue: Vec<_> = venue
+        .control()
+        .all_orders()
+        .into_iter()
+        .filter(|o| o["orderLinkId"] == link.as_str())
+        .collect();
+    assert_eq!(
+        at_venue.len(),
+        1,
+        "the venue holds the stop once: {at_venue:?}"
+    );
+    let check = reconcile(&venue, &db);
+    assert_eq!(check["in_sync"], true, "{check}");
+    f.run(&["verify", "--db", db.to_str().unwrap()]).ok();
+}

@@ -20,8 +20,8 @@ use super::fake_venue::VenueName;
 use super::run::{Args, RunMode, load_rules, run_params, sim_config, summary_of};
 use crate::backend::{SimConfig, SimExchange};
 use crate::engine::{
-    Engine, EngineOptions, RunStats, SessionBackend, SessionCounts, SessionEnd, SessionLimits,
-    config_hash, run_session,
+    Engine, EngineOptions, Outstanding, RunStats, SessionBackend, SessionCounts, SessionEnd,
+    SessionLimits, config_hash, outstanding as outstanding_since, run_session,
 };
 use crate::event::{Event, Mode, OrderCancelled, Payload, Timeframe};
 use crate::executor::{Executor, VenueRules};
@@ -86,7 +86,20 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
     let ledger = Ledger::open_for_session(db).context("cannot open the ledger")?;
     let before = ledger.reader()?.head()?.seq;
     let last = ledger.reader()?.last_session()?;
+    // A restart must be ready at once: only what the new events rest on is re-proven
+    // (see `Writer::resume`).
+    let mut writer = Writer::resume(&ledger, WriterOptions::default())?;
+    let mut outstanding = Outstanding::default();
     if let Some(mark) = last.filter(|m| m.stopped.is_none()) {
+        // A live session's stops and targets not yet sent are the log's too; a paper
+        // session's orders died with its in-memory exchange (`orphaned_paper_orders`).
+        if args.mode == RunMode::Live {
+            outstanding = outstanding_since(&ledger.reader()?, writer.projection(), mark.started)
+                .context("cannot read what the unfinished session left outstanding")?;
+        }
+        if !outstanding.is_empty() {
+            params.push(("restored".to_string(), outstanding.describe()));
+        }
         params.push((
             "resumed_after".to_string(),
             format!(
@@ -107,9 +120,6 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
         timeframe: play.timeframe,
     };
     let rules: Vec<VenueRules> = rules.into_iter().map(|r| r.rules).collect();
-    // A restart must be ready at once: only what the new events rest on is re-proven
-    // (see `Writer::resume`).
-    let mut writer = Writer::resume(&ledger, WriterOptions::default())?;
     let orphans = orphaned_paper_orders(&writer);
     let sim = SimConfig {
         exec_id_prefix: format!("sim-{}-", before + 1),
@@ -164,7 +174,8 @@ pub fn exec(db: &Path, args: Args, out: Output) -> Result<()> {
             let unknown_after = args.unknown_after.map(Duration::from_secs);
             let backend =
                 runtime.block_on(bybit_link::connect(&ledger, &writer, config, unknown_after))?;
-            let engine = Engine::new(&mut writer, strategy, executor, backend, options);
+            let mut engine = Engine::new(&mut writer, strategy, executor, backend, options);
+            engine.resume(outstanding);
             go(&runtime, engine, setup, Vec::new(), Some(venue))
         }
         _ => {

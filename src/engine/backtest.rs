@@ -141,6 +141,9 @@ pub struct Engine<'w, S, B> {
     started: bool,
     since_commit: u64,
     last_ts: Timestamp,
+    /// Brackets were restored from a crashed session's log: release those whose
+    /// entry already filled at the first market event.
+    restored: bool,
 }
 
 impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
@@ -168,7 +171,21 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             started: false,
             since_commit: 0,
             last_ts: Timestamp::default(),
+            restored: false,
         }
+    }
+
+    /// Take over what a session that never stopped left outstanding (see
+    /// [`super::resume`]): its brackets are held again, and those whose entry already
+    /// filled are submitted at the first market event, sized to the fill.
+    pub fn resume(&mut self, outstanding: super::resume::Outstanding) {
+        for (key, id, action) in outstanding.working {
+            self.working.entry(key).or_default().push((id, action));
+        }
+        for (entry, key, requests) in outstanding.brackets {
+            self.brackets.insert(entry, (key, requests));
+        }
+        self.restored = !self.brackets.is_empty();
     }
 
     /// Build the strategy's bars from the trades of `key` (for trade-only sources).
@@ -198,6 +215,9 @@ impl<'w, S: Strategy, B: ExecutionBackend + MarketDriven> Engine<'w, S, B> {
             return Ok(());
         }
         self.last_ts = event.ts;
+        if std::mem::take(&mut self.restored) {
+            self.release_brackets().await?;
+        }
         let derived = self.derived_bar(&event)?;
         self.backend.on_market(&event);
         self.pending.push(event.clone());

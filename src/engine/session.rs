@@ -216,17 +216,23 @@ where
 
 /// Poll reports (and the backend's periodic work, which settles unknown outcomes)
 /// until no order is in flight or `within` has passed; the ones still out are logged.
+/// How long a venue's report stream must stay quiet before a stopping session
+/// takes it as settled.
+const SETTLE_QUIET: std::time::Duration = std::time::Duration::from_millis(300);
+
 async fn settle<S: Strategy, B: SessionBackend>(
     engine: &mut Engine<'_, S, B>,
     within: std::time::Duration,
     log: &mut (dyn FnMut(String) + Send),
 ) -> Result<(), RunError> {
-    if engine.in_flight().is_empty() {
+    let ready = engine.backend().reports_ready();
+    if engine.in_flight().is_empty() && ready.is_none() {
         return Ok(());
     }
-    let ready = engine.backend().reports_ready();
     let deadline = tokio::time::Instant::now() + within;
     let mut housekeeping = tokio::time::Instant::now() + HOUSEKEEPING_EVERY;
+    let mut last_seq = engine.next_seq()?;
+    let mut quiet_since = tokio::time::Instant::now();
     loop {
         let now = tokio::time::Instant::now();
         if now >= housekeeping {
@@ -236,8 +242,15 @@ async fn settle<S: Strategy, B: SessionBackend>(
         engine.poll_reports().await?;
         record_bookkeeping(engine, log)?;
         engine.commit()?;
+        let seq = engine.next_seq()?;
+        if seq != last_seq {
+            (last_seq, quiet_since) = (seq, now);
+        }
         let out = engine.in_flight();
-        if out.is_empty() {
+        // A venue pushes what follows a fill (the wallet, the position) just after
+        // it: the orders are answered once the stream has been quiet a moment, so
+        // the stopped ledger holds the balance the venue does.
+        if out.is_empty() && (ready.is_none() || now.duration_since(quiet_since) >= SETTLE_QUIET) {
             return Ok(());
         }
         if now >= deadline {
